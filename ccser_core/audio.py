@@ -1,0 +1,60 @@
+"""Audio I/O at the edge: any WAV/FLAC file -> mono float32 at the working rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ccser_core.errors import AudioError
+
+#: The one working rate of ccser (Hz): WebRTC VAD and the features run at it.
+WORKING_RATE = 16000
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Average channels: (n,) or (n, channels) -> (n,) float32."""
+    x = np.asarray(samples, dtype=np.float32)
+    return x if x.ndim == 1 else x.mean(axis=1, dtype=np.float32)
+
+
+def resample(y: np.ndarray, orig_sr: int, target_sr: int = WORKING_RATE) -> np.ndarray:
+    """Band-limited resampling (soxr via librosa); a no-op at the same rate."""
+    if orig_sr == target_sr:
+        return np.asarray(y, dtype=np.float32)
+    import librosa
+
+    return librosa.resample(
+        np.asarray(y, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq"
+    ).astype(np.float32)
+
+
+def load_audio(path: str | Path, sr: int = WORKING_RATE) -> np.ndarray:
+    """Read a WAV/FLAC (any rate, any channel count) as mono float32 at `sr` Hz.
+
+    Raises AudioError naming the file for missing, empty or unreadable input.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: file does not exist")
+    try:
+        data, file_sr = sf.read(str(path), dtype="float32", always_2d=False)
+    except Exception as exc:  # soundfile raises several types; all mean "unreadable"
+        raise AudioError(f"{path}: unreadable or unsupported audio ({exc})") from exc
+    if data.size == 0:
+        raise AudioError(f"{path}: file contains no audio samples")
+    y = resample(to_mono(data), int(file_sr), sr)
+    if not np.all(np.isfinite(y)):
+        raise AudioError(f"{path}: audio contains NaN or infinite samples")
+    return y
+
+
+def pcm16_to_float(raw: bytes) -> np.ndarray:
+    """Little-endian signed 16-bit PCM bytes -> float32 in [-1, 1)."""
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def float_to_pcm16(y: np.ndarray) -> bytes:
+    """float32 in [-1, 1] -> little-endian 16-bit PCM (clipped), as WebRTC VAD wants."""
+    return (np.clip(y, -1.0, 1.0 - 1.0 / 32768) * 32768.0).astype("<i2").tobytes()

@@ -1,0 +1,260 @@
+"""Waveform -> one feature vector: the ONE feature path of training and daemon.
+
+Each family is a small pure function of frame-level arrays; `extract` composes
+them under a frozen `FeatureConfig`, which the model card stores so the daemon
+rebuilds exactly the same extractor. Frame-level descriptors are summarised by
+functionals (mean, std, percentiles, delta statistics), because frame means
+alone do not transfer across corpora.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from ccser_core.pitch import pitch_track
+from ccser_core.vad import VadConfig, trim_silence
+
+#: Bump when a change to this module changes any number it produces.
+FEATURE_CODE_VERSION = 2
+
+FRAME_GROUPS = ("mfcc", "mel", "chroma", "contrast", "tonnetz", "spectral")
+UTTERANCE_GROUPS = ("prosody", "voice")
+STATS = ("mean", "std", "p10", "p50", "p90", "dstd", "dabs")
+SPECTRAL_LLDS = (
+    "loudness_db", "centroid", "bandwidth", "rolloff", "flatness", "flux", "zcr",
+    "alpha_ratio", "hammarberg",
+)
+PROSODY_NAMES = (
+    "f0_mean", "f0_std", "f0_p10", "f0_p50", "f0_p90", "f0_range", "f0_slope", "f0_dabs",
+    "voicing_ratio", "loud_range", "loud_slope", "rate_peaks",
+)
+VOICE_NAMES = (
+    "hnr_mean", "hnr_std", "hnr_p50", "jitter", "shimmer_db",
+    "voiced_alpha_mean", "voiced_hammarberg_mean", "voiced_centroid_mean",
+)
+_EPS = 1e-10
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Every parameter that changes a number. Sizes in samples at `sample_rate` Hz."""
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int = 400  # 25 ms
+    hop_length: int = 160  # 10 ms
+    n_mels: int = 40
+    n_mfcc: int = 20
+    fmin: float = 60.0  # F0 search range, Hz
+    fmax: float = 500.0
+    voicing_threshold: float = 0.5  # periodicity above which a frame counts as voiced
+    groups: tuple[str, ...] = ("mfcc", "spectral", "prosody", "voice")
+    stats: tuple[str, ...] = STATS
+    vad_trim: bool = True
+    vad: VadConfig = field(default_factory=VadConfig)
+
+    def __post_init__(self) -> None:
+        unknown = [g for g in self.groups if g not in FRAME_GROUPS + UTTERANCE_GROUPS]
+        if unknown or not self.groups:
+            raise ValueError(
+                f"unknown feature group(s) {unknown}; choose from "
+                f"{', '.join(FRAME_GROUPS + UTTERANCE_GROUPS)}"
+            )
+        bad = [s for s in self.stats if s not in STATS]
+        if bad or not self.stats:
+            raise ValueError(f"unknown statistic(s) {bad}; choose from {', '.join(STATS)}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["groups"], d["stats"] = list(self.groups), list(self.stats)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown feature config key(s): {', '.join(sorted(unknown))}")
+        kw = dict(d)
+        kw["groups"] = tuple(kw.get("groups", cls.groups))
+        kw["stats"] = tuple(kw.get("stats", STATS))
+        if "vad" in kw:
+            kw["vad"] = VadConfig(**kw["vad"])
+        return cls(**kw)
+
+
+def fingerprint(config: FeatureConfig) -> str:
+    """Hash of everything that decides the numbers: config, this code, librosa version.
+
+    A model is refused where this does not reproduce, since its features
+    would silently differ from the ones it was trained on.
+    """
+    import librosa
+
+    spec = {
+        "config": config.to_dict(),
+        "code": FEATURE_CODE_VERSION,
+        "librosa": ".".join(librosa.__version__.split(".")[:2]),
+        "numpy": np.__version__.split(".")[0],
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def feature_names(config: FeatureConfig) -> list[str]:
+    """Names of the vector's dimensions, in order (also gives its length)."""
+    names: list[str] = []
+    for group in config.groups:
+        if group == "prosody":
+            names += [f"prosody.{n}" for n in PROSODY_NAMES]
+        elif group == "voice":
+            names += [f"voice.{n}" for n in VOICE_NAMES]
+        else:
+            rows = _group_rows(group, config)
+            names += [f"{group}.{r}.{s}" for s in config.stats for r in rows]
+    return names
+
+
+def _group_rows(group: str, config: FeatureConfig) -> list[str]:
+    sizes = {"mfcc": config.n_mfcc, "mel": config.n_mels, "chroma": 12, "contrast": 7,
+             "tonnetz": 6}
+    if group == "spectral":
+        return list(SPECTRAL_LLDS)
+    return [str(i) for i in range(sizes[group])]
+
+
+def functionals(frames: np.ndarray, stats: tuple[str, ...]) -> np.ndarray:
+    """Summarise (rows, T) frame values into len(stats) * rows numbers, stat-major."""
+    if frames.shape[1] == 0:
+        return np.zeros(len(stats) * frames.shape[0])
+    pct = np.percentile(frames, [10, 50, 90], axis=1)
+    diff = np.diff(frames, axis=1) if frames.shape[1] > 1 else np.zeros((frames.shape[0], 1))
+    table = {
+        "mean": lambda: frames.mean(axis=1), "std": lambda: frames.std(axis=1),
+        "p10": lambda: pct[0], "p50": lambda: pct[1], "p90": lambda: pct[2],
+        "dstd": lambda: diff.std(axis=1), "dabs": lambda: np.abs(diff).mean(axis=1),
+    }
+    return np.concatenate([table[s]() for s in stats])
+
+
+def spectral_llds(power: np.ndarray, freqs: np.ndarray, logmel: np.ndarray,
+                  y_frames_zcr: np.ndarray) -> np.ndarray:
+    """(len(SPECTRAL_LLDS), T) spectral-shape descriptors from a power spectrogram."""
+    total = power.sum(axis=0) + _EPS
+    loud = 10 * np.log10(total / power.shape[0] + _EPS)
+    centroid = (freqs[:, None] * power).sum(axis=0) / total
+    bandwidth = np.sqrt(((freqs[:, None] - centroid) ** 2 * power).sum(axis=0) / total)
+    cumulative = np.cumsum(power, axis=0)
+    rolloff = freqs[np.argmax(cumulative >= 0.85 * cumulative[-1], axis=0)]
+    flatness = np.exp(np.log(power + _EPS).mean(axis=0)) / (power.mean(axis=0) + _EPS)
+    flux = np.concatenate([[0.0], np.maximum(np.diff(logmel, axis=1), 0).mean(axis=0)])
+    low, mid = (freqs >= 50) & (freqs < 1000), (freqs >= 1000) & (freqs < 5000)
+    alpha = 10 * np.log10((power[low].sum(axis=0) + _EPS) / (power[mid].sum(axis=0) + _EPS))
+    hamm = 10 * np.log10((power[freqs < 2000].max(axis=0) + _EPS)
+                         / (power[(freqs >= 2000) & (freqs < 5000)].max(axis=0) + _EPS))
+    return np.vstack([loud, centroid / 1000, bandwidth / 1000, rolloff / 1000,
+                      np.log10(flatness + _EPS), flux, y_frames_zcr, alpha, hamm])
+
+
+def prosody(f0: np.ndarray, voiced: np.ndarray, loud: np.ndarray, hop_s: float) -> np.ndarray:
+    """Pitch (semitones), voicing and loudness contour statistics of one utterance."""
+    out = np.zeros(len(PROSODY_NAMES))
+    if voiced.sum() >= 2:
+        st = 12 * np.log2(f0[voiced] / 55.0)
+        t = np.nonzero(voiced)[0] * hop_s
+        p10, p50, p90 = np.percentile(st, [10, 50, 90])
+        slope = np.polyfit(t, st, 1)[0] if np.ptp(t) > 0 else 0.0
+        out[:8] = [st.mean(), st.std(), p10, p50, p90, p90 - p10, slope,
+                   np.abs(np.diff(st)).mean()]
+    out[8] = voiced.mean() if voiced.size else 0.0
+    if loud.size >= 2:
+        lp10, lp90 = np.percentile(loud, [10, 90])
+        t = np.arange(loud.size) * hop_s
+        out[9], out[10] = lp90 - lp10, np.polyfit(t, loud, 1)[0]
+        # Syllable-rate proxy: peaks of the smoothed loudness contour per second.
+        smooth = np.convolve(loud, np.ones(5) / 5, mode="same")
+        peaks = (smooth[1:-1] > smooth[:-2]) & (smooth[1:-1] >= smooth[2:]) \
+            & (smooth[1:-1] > lp10 + 0.5 * (lp90 - lp10))
+        out[11] = peaks.sum() / (loud.size * hop_s)
+    return out
+
+
+def voice_quality(periodicity: np.ndarray, f0: np.ndarray, voiced: np.ndarray,
+                  loud: np.ndarray, spectral: np.ndarray) -> np.ndarray:
+    """HNR, jitter- and shimmer-like statistics and voiced-frame spectral balance."""
+    out = np.zeros(len(VOICE_NAMES))
+    if voiced.sum() < 2:
+        return out
+    r = np.clip(periodicity[voiced], 1e-4, 1 - 1e-4)
+    hnr = 10 * np.log10(r / (1 - r))
+    period = 1.0 / f0[voiced]
+    out[:3] = [hnr.mean(), hnr.std(), np.median(hnr)]
+    out[3] = np.abs(np.diff(period)).mean() / period.mean()
+    out[4] = np.abs(np.diff(loud[voiced])).mean()
+    rows = {name: i for i, name in enumerate(SPECTRAL_LLDS)}
+    out[5:] = [spectral[rows["alpha_ratio"], voiced].mean(),
+               spectral[rows["hammarberg"], voiced].mean(),
+               spectral[rows["centroid"], voiced].mean()]
+    return out
+
+
+def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
+    """Feature vector (float32, len(feature_names(config))) of mono samples at `sr` Hz.
+
+    `sr` must equal `config.sample_rate`; resampling is the caller's job
+    (`ccser_core.audio`), so a live window and a file go through the same path.
+    """
+    import librosa
+
+    if sr != config.sample_rate:
+        raise ValueError(f"samples at {sr} Hz, feature config expects {config.sample_rate} Hz")
+    y = np.nan_to_num(np.asarray(y, dtype=np.float32))
+    if config.vad_trim:
+        y = trim_silence(y, sr, config.vad)
+    if len(y) < config.n_fft:
+        y = np.pad(y, (0, config.n_fft - len(y)))
+    y = y - y.mean()  # DC offset would bias loudness and pitch
+    stft = librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length,
+                        win_length=config.win_length)
+    power = np.abs(stft) ** 2
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=config.n_fft)
+    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=config.n_mels)
+    logmel = librosa.power_to_db(mel, ref=1.0, amin=_EPS, top_db=None)
+    hop_s = config.hop_length / sr
+    f0 = periodicity = voiced = spectral = None
+    parts: list[np.ndarray] = []
+
+    def spectral_frames() -> np.ndarray:
+        nonlocal spectral
+        if spectral is None:
+            zcr = librosa.feature.zero_crossing_rate(
+                y, frame_length=config.win_length, hop_length=config.hop_length)[0]
+            spectral = spectral_llds(power, freqs, logmel, zcr[: power.shape[1]])
+        return spectral
+
+    for group in config.groups:
+        if group in ("prosody", "voice"):
+            if f0 is None:
+                f0, periodicity = pitch_track(y, sr, config.hop_length, config.fmin, config.fmax)
+                f0, periodicity = f0[: power.shape[1]], periodicity[: power.shape[1]]
+                voiced = periodicity > config.voicing_threshold
+            loud = spectral_frames()[0]
+            parts.append(prosody(f0, voiced, loud, hop_s) if group == "prosody"
+                         else voice_quality(periodicity, f0, voiced, loud, spectral_frames()))
+            continue
+        if group == "mfcc":
+            frames = librosa.feature.mfcc(S=logmel, n_mfcc=config.n_mfcc)
+        elif group == "mel":
+            frames = logmel
+        elif group == "spectral":
+            frames = spectral_frames()
+        elif group == "contrast":
+            frames = librosa.feature.spectral_contrast(S=np.abs(stft), sr=sr, fmin=100.0)
+        else:
+            chroma = librosa.feature.chroma_stft(S=power, sr=sr)
+            frames = chroma if group == "chroma" else librosa.feature.tonnetz(chroma=chroma, sr=sr)
+        parts.append(functionals(frames, config.stats))
+    return np.nan_to_num(np.concatenate(parts)).astype(np.float32)

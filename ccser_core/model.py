@@ -1,0 +1,185 @@
+"""The model folder: `model.onnx` + `model.json` (the card). Write, load, validate, run.
+
+This folder is the only thing that crosses from training to the daemon, so
+loading it checks everything that could make live scores differ from the
+reported ones, and names the file and key at fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ccser_core.errors import ModelError
+from ccser_core.features import FeatureConfig, feature_names, fingerprint
+from ccser_core.normalisation import Prior, StreamingNormaliser
+
+CARD_SCHEMA_VERSION = 1
+ONNX_NAME = "model.onnx"
+CARD_NAME = "model.json"
+#: Normalisation methods; "speaker" needs a prior, "none" means the pipeline scales itself.
+NORMALISATIONS = ("speaker", "none")
+REQUIRED_KEYS = (
+    "schema_version", "model_id", "emotions", "feature_config", "feature_fingerprint",
+    "n_features", "sample_rate", "normalisation", "onnx_sha256", "ccser_version",
+)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_card(card: dict, where: Path) -> None:
+    missing = [k for k in REQUIRED_KEYS if k not in card]
+    if missing:
+        raise ModelError(f"{where}: missing key(s) {', '.join(missing)}")
+    if card["schema_version"] != CARD_SCHEMA_VERSION:
+        raise ModelError(f"{where}: schema_version {card['schema_version']} is not supported "
+                         f"(this ccser reads {CARD_SCHEMA_VERSION})")
+    emotions = card["emotions"]
+    if not isinstance(emotions, list) or len(emotions) < 2:
+        raise ModelError(f"{where}: 'emotions' must list at least two emotions")
+    norm = card["normalisation"]
+    if not isinstance(norm, dict) or norm.get("method") not in NORMALISATIONS:
+        raise ModelError(f"{where}: normalisation.method must be one of {NORMALISATIONS}")
+    if norm["method"] == "speaker" and "prior" not in norm:
+        raise ModelError(f"{where}: normalisation 'speaker' needs normalisation.prior")
+
+
+def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any]) -> None:
+    """Write model.onnx + model.json atomically: a failed run leaves any old model intact.
+
+    The sha256 of the ONNX bytes is put into the card here, so they cannot disagree.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    card = {**card, "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest()}
+    _check_card(card, folder / CARD_NAME)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (tmp / ONNX_NAME).write_bytes(onnx_bytes)
+        (tmp / CARD_NAME).write_text(json.dumps(card, indent=1) + "\n")
+        extra = [p for p in folder.iterdir()] if folder.is_dir() else []
+        for p in extra:  # keep other files (e.g. the confusion-matrix PNG) next to the model
+            if p.name not in (ONNX_NAME, CARD_NAME):
+                shutil.copy2(p, tmp / p.name)
+        old = folder.with_name(f".{folder.name}.old")
+        if folder.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@dataclass
+class LoadedModel:
+    """A validated model folder with an onnxruntime session."""
+
+    folder: Path
+    card: dict[str, Any]
+    feature_config: FeatureConfig
+    session: Any
+
+    @property
+    def emotions(self) -> list[str]:
+        return list(self.card["emotions"])
+
+    @property
+    def model_id(self) -> str:
+        return str(self.card["model_id"])
+
+    def prior(self) -> Prior | None:
+        norm = self.card["normalisation"]
+        return Prior.from_dict(norm["prior"]) if norm["method"] == "speaker" else None
+
+    def streaming_normaliser(self) -> StreamingNormaliser | None:
+        prior = self.prior()
+        return StreamingNormaliser(prior) if prior is not None else None
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, len(emotions)) for *normalised* feature vectors."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+        name = self.session.get_inputs()[0].name
+        outputs = self.session.run(None, {name: X})
+        proba = np.asarray(outputs[1], dtype=np.float64)
+        proba = np.clip(np.nan_to_num(proba), 0.0, None)
+        sums = proba.sum(axis=1, keepdims=True)
+        uniform = np.full_like(proba, 1.0 / proba.shape[1])
+        return np.where(sums > 0, proba / np.where(sums > 0, sums, 1.0), uniform)
+
+
+def load_model(folder: str | Path) -> LoadedModel:
+    """Load and validate a model folder; ModelError names the file and the problem."""
+    import onnxruntime as ort
+
+    folder = Path(folder)
+    onnx_path, card_path = folder / ONNX_NAME, folder / CARD_NAME
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: model folder does not exist")
+    for p in (onnx_path, card_path):
+        if not p.is_file():
+            raise ModelError(f"{p}: missing (a model folder holds {ONNX_NAME} and {CARD_NAME})")
+    try:
+        card = json.loads(card_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{card_path}: not valid JSON ({exc})") from exc
+    if not isinstance(card, dict):
+        raise ModelError(f"{card_path}: expected a JSON object")
+    _check_card(card, card_path)
+    digest = sha256_file(onnx_path)
+    if digest != card["onnx_sha256"]:
+        raise ModelError(f"{onnx_path}: sha256 {digest[:12]}… does not match the card's "
+                         f"{str(card['onnx_sha256'])[:12]}… (file changed or corrupt)")
+    try:
+        config = FeatureConfig.from_dict(card["feature_config"])
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{card_path}: bad feature_config ({exc})") from exc
+    if fingerprint(config) != card["feature_fingerprint"]:
+        raise ModelError(
+            f"{card_path}: feature fingerprint {card['feature_fingerprint']} is not reproduced "
+            f"by this installation ({fingerprint(config)}); the features would differ from "
+            "training (different ccser feature code or librosa version)")
+    n_features = len(feature_names(config))
+    if card["n_features"] != n_features:
+        raise ModelError(f"{card_path}: n_features {card['n_features']} but its feature_config "
+                         f"gives {n_features}")
+    try:
+        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"{onnx_path}: not a loadable ONNX model ({exc})") from exc
+    _check_session(session, n_features, len(card["emotions"]), onnx_path)
+    prior = card["normalisation"].get("prior")
+    if prior is not None and len(prior.get("mean", [])) != n_features:
+        raise ModelError(f"{card_path}: normalisation prior has {len(prior.get('mean', []))} "
+                         f"values, features have {n_features}")
+    return LoadedModel(folder, card, config, session)
+
+
+def _check_session(session: Any, n_features: int, n_classes: int, where: Path) -> None:
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    dim = inputs[0].shape[-1] if inputs and inputs[0].shape else None
+    if len(inputs) != 1 or (isinstance(dim, int) and dim != n_features):
+        raise ModelError(f"{where}: ONNX input expects {dim} features, the card says {n_features}")
+    if len(outputs) < 2:
+        raise ModelError(f"{where}: ONNX model has no probability output")
+    probe = session.run(None, {inputs[0].name: np.zeros((1, n_features), dtype=np.float32)})
+    width = np.asarray(probe[1]).shape[-1]
+    if width != n_classes:
+        raise ModelError(f"{where}: ONNX gives {width} class probabilities, the card lists "
+                         f"{n_classes} emotions")

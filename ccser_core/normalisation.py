@@ -1,0 +1,134 @@
+"""Per-speaker feature normalisation: batch (training, evaluation) and streaming (live).
+
+Cross-corpus accuracy hinges on normalising each speaker (or session) by its
+own statistics, never by the training corpus's. Both forms share one rule:
+the statistics are a prior worth `prior_weight` pseudo-observations, pooled
+with the speaker's observed vectors. So after the same vectors the streaming
+statistics equal the batch ones exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Floor on standard deviations, so a constant feature maps to 0, not inf.
+MIN_STD = 1e-6
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Starting statistics of an unseen speaker: mean of per-speaker means and mean
+    within-speaker variance of the training data, worth `weight` observations."""
+
+    mean: np.ndarray
+    var: np.ndarray
+    weight: float
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "var": self.var.tolist(), "weight": self.weight}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Prior:
+        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["var"], dtype=np.float64),
+                   float(d["weight"]))
+
+
+def fit_prior(X: np.ndarray, groups: np.ndarray, weight: float) -> Prior:
+    """Prior from training data: average over speakers of their mean and variance."""
+    means, vars_ = [], []
+    for g in np.unique(groups):
+        rows = X[groups == g]
+        means.append(rows.mean(axis=0))
+        vars_.append(rows.var(axis=0))
+    return Prior(np.mean(means, axis=0), np.mean(vars_, axis=0), float(weight))
+
+
+def pooled_stats(X: np.ndarray, prior: Prior | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of `X` pooled with the prior's pseudo-observations."""
+    n = X.shape[0]
+    w = prior.weight if prior is not None else 0.0
+    if n == 0 and w == 0:
+        raise ValueError("no vectors and no prior: nothing to normalise with")
+    total = w + n
+    s = X.sum(axis=0)
+    mean = ((w * prior.mean if w else 0.0) + s) / total
+    ss = ((X - mean) ** 2).sum(axis=0)
+    if w:
+        ss = ss + w * (prior.var + (prior.mean - mean) ** 2)
+    return mean, ss / total
+
+
+def apply(x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    return ((x - mean) / np.maximum(np.sqrt(var), MIN_STD)).astype(np.float32)
+
+
+class SpeakerNormaliser:
+    """Batch mode: each group (speaker/session) z-scored by its own pooled statistics.
+
+    Transductive by design: `transform(X, groups)` uses the statistics of the
+    unlabelled vectors it is given (what a long live session converges to).
+    """
+
+    def __init__(self, prior: Prior | None = None) -> None:
+        self.prior = prior
+
+    def transform(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        out = np.empty(X.shape, dtype=np.float32)
+        groups = np.asarray(groups)
+        for g in np.unique(groups):
+            rows = groups == g
+            out[rows] = apply(X[rows], *pooled_stats(X[rows], self.prior))
+        return out
+
+
+class StreamingNormaliser:
+    """Live mode: running statistics of one session, seeded by the prior.
+
+    `transform(x)` uses the statistics of what was seen *before* x; call
+    `update(x)` afterwards (the daemon does so for voiced windows only).
+    """
+
+    def __init__(self, prior: Prior) -> None:
+        self.prior = prior
+        self.n = 0.0
+        self._sum = np.zeros_like(prior.mean)
+        self._sumsq = np.zeros_like(prior.mean)
+
+    def update(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64)
+        self.n += 1
+        self._sum += x
+        self._sumsq += x * x
+
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        w = self.prior.weight
+        total = w + self.n
+        if total == 0:
+            raise ValueError("no vectors and no prior weight: nothing to normalise with")
+        mean = (w * self.prior.mean + self._sum) / total
+        # Sum of squares about `mean`, expanded so no vector needs to be kept.
+        ss = self._sumsq - 2 * mean * self._sum + self.n * mean**2
+        ss += w * (self.prior.var + (self.prior.mean - mean) ** 2)
+        return mean, np.maximum(ss / total, 0.0)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return apply(np.asarray(x, dtype=np.float64), *self.stats())
+
+
+def streaming_transform(X: np.ndarray, groups: np.ndarray, prior: Prior,
+                        seed: int) -> np.ndarray:
+    """Evaluate streaming mode offline: per group, a seeded random file order, each
+    file normalised with only the files before it (plus the prior), as the daemon would."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(X.shape, dtype=np.float32)
+    groups = np.asarray(groups)
+    for g in np.unique(groups):
+        idx = np.nonzero(groups == g)[0]
+        rng.shuffle(idx)
+        stream = StreamingNormaliser(prior)
+        for i in idx:
+            out[i] = stream.transform(X[i])
+            stream.update(X[i])
+    return out
