@@ -54,8 +54,13 @@ def dilate(flags: np.ndarray, pad: int) -> np.ndarray:
     """Extend each True run by `pad` frames on both sides."""
     if pad <= 0 or not flags.any():
         return flags
-    kernel = np.ones(2 * pad + 1, dtype=int)
-    return np.convolve(flags.astype(int), kernel, mode="same") > 0
+    # Cumulative sums, not np.convolve(mode="same"): that returns max(len(flags),
+    # len(kernel)) values, so inputs shorter than 2 * pad + 1 frames grew.
+    csum = np.concatenate([[0], np.cumsum(flags.astype(int))])
+    idx = np.arange(len(flags))
+    lo = np.maximum(idx - pad, 0)
+    hi = np.minimum(idx + pad + 1, len(flags))
+    return csum[hi] - csum[lo] > 0
 
 
 def trim_silence(y: np.ndarray, sr: int, config: VadConfig = VadConfig()) -> np.ndarray:
