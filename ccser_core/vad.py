@@ -29,6 +29,8 @@ class VadConfig:
             raise ValueError(f"VAD aggressiveness must be 0..3, got {self.aggressiveness}")
         if self.frame_ms not in (10, 20, 30):
             raise ValueError(f"VAD frame_ms must be 10, 20 or 30, got {self.frame_ms}")
+        if self.pad_frames < 0:
+            raise ValueError(f"VAD pad_frames must be 0 or more, got {self.pad_frames}")
 
 
 def frame_length(sr: int, frame_ms: int) -> int:
