@@ -1,0 +1,1 @@
+"""ccserd: live speech emotion recognition, microphone to ZeroMQ events."""

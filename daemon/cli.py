@@ -1,0 +1,81 @@
+"""`ccserd`: command line entry point; turns user mistakes into one line and exit 2."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from ccser_core.errors import CcserError
+from daemon.config import DaemonConfig, build_parser, load_config
+
+log = logging.getLogger("ccserd")
+
+
+def make_source(config: DaemonConfig) -> Any:
+    """The configured source; AudioError/DeviceError for unusable input."""
+    from daemon.capture import FileSource, MicSource, StdinSource
+
+    if config.source == "-":
+        return StdinSource(config.stdin_rate, config.block_ms, config.realtime)
+    if config.source:
+        return FileSource(Path(config.source), config.block_ms, config.realtime)
+    return MicSource(config.device, config.device_rate, config.block_ms)
+
+
+def run(config: DaemonConfig, stop: threading.Event) -> int:
+    """Load, bind, optionally wait for subscribers, and run one session."""
+    from ccser_core.model import load_model
+    from daemon.publisher import Publisher
+    from daemon.service import Daemon
+
+    model = load_model(config.model)
+    if model.feature_config.sample_rate != 16000:
+        raise CcserError(f"{config.model}: model expects {model.feature_config.sample_rate} Hz; "
+                         "ccserd works at 16000 Hz")
+    source = make_source(config)
+    publisher = Publisher(config.publish, config.hwm)
+    try:
+        if config.wait_subscribers > 0:
+            log.info("waiting for %d subscriber(s) on %s", config.wait_subscribers,
+                     config.publish)
+            if not publisher.wait_for_subscribers(config.wait_subscribers,
+                                                  config.wait_timeout, stop):
+                log.warning("only %d subscriber(s) after %.0f s; starting anyway",
+                            publisher.subscribers, config.wait_timeout)
+        if config.start_delay > 0:
+            stop.wait(config.start_delay)
+        return Daemon(config, model, source, publisher).run(stop)
+    finally:
+        publisher.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, format="ccserd %(levelname)s: %(message)s",
+                        level=logging.INFO)
+    try:
+        if args.list_devices:
+            from daemon.devices import describe_devices
+
+            print(f"input devices:\n{describe_devices()}")
+            return 0
+        config = load_config(args)
+        logging.getLogger().setLevel(config.log_level.upper())
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        return run(config, stop)
+    except CcserError as exc:
+        log.error("%s", exc)
+        return 2
+    except ValueError as exc:  # e.g. an invalid log level
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
