@@ -41,15 +41,29 @@ def pitch_track(
     e_head = csum[frame - lags]
     e_tail = csum[frame] - csum[lags]
     r = acf[lags] / np.sqrt(e_head * e_tail + 1e-12)
-    cost = OCTAVE_COST * np.log2(lags / min_lag)[:, None]
-    best = np.argmax(r - cost, axis=0)
+    # Refine every local maximum by interpolation *before* choosing: at a
+    # non-integer period (300 Hz at 16 kHz is 53.3 samples) the integer-lag value
+    # under-reads the true peak, while a multiple of the period that falls on an
+    # integer lag does not, which made the choice jump an octave or more down.
+    left = np.vstack([r[:1], r[:-1]])
+    right = np.vstack([r[1:], r[-1:]])
+    denom = left - 2 * r + right
+    is_peak = (r >= left) & (r > right) & (denom < -1e-12)
+    is_peak[0] = is_peak[-1] = False
+    # Gaussian (log-parabolic) fit where all three values are positive: sharp
+    # autocorrelation peaks (high F0, low rates) are closer to Gaussian than parabolic.
+    gauss = is_peak & (left > 1e-6) & (right > 1e-6)
+    ll, lm, lr = (np.log(np.where(gauss, v, 1.0)) for v in (left, r, right))
+    gdenom = ll - 2 * lm + lr
+    gauss &= gdenom < -1e-12
+    pshift = np.divide(0.5 * (left - right), denom, out=np.zeros_like(r), where=is_peak)
+    gshift = np.divide(0.5 * (ll - lr), gdenom, out=np.zeros_like(r), where=gauss)
+    shift = np.clip(np.where(gauss, gshift, pshift), -0.5, 0.5)
+    height = np.where(gauss, np.exp(lm - 0.25 * (ll - lr) * shift),
+                      np.where(is_peak, r - 0.25 * (left - right) * shift, r))
+    cost = OCTAVE_COST * np.log2((lags[:, None] + shift) / min_lag)
+    best = np.argmax(height - cost, axis=0)
     cols = np.arange(r.shape[1])
-    peak = r[best, cols]
-    # Parabolic interpolation around the peak for sub-sample lag precision.
-    left = r[np.maximum(best - 1, 0), cols]
-    right = r[np.minimum(best + 1, len(lags) - 1), cols]
-    denom = left - 2 * peak + right
-    ok = np.abs(denom) > 1e-12
-    shift = np.divide(0.5 * (left - right), denom, out=np.zeros_like(denom), where=ok)
-    lag = lags[best] + np.clip(shift, -0.5, 0.5)
+    lag = lags[best] + shift[best, cols]
+    peak = height[best, cols]
     return (sr / lag).astype(np.float32), np.clip(peak, 0.0, 1.0).astype(np.float32)
