@@ -1,0 +1,1 @@
+"""Offline half of ccser: corpus metadata, feature cache, search, evaluation, export, CLI."""

@@ -1,0 +1,133 @@
+"""Feature cache and parallel extraction.
+
+One `.npy` + JSON sidecar per (audio file identity, feature fingerprint,
+augmentation). Entries are written atomically (temp file + rename, sidecar
+last), so an interrupted run never leaves an entry that a later run reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+from tqdm import tqdm
+
+from ccser_core.audio import load_audio
+from ccser_core.errors import AudioError
+from ccser_core.features import FeatureConfig, extract, feature_names, fingerprint
+from training.augment import augment
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ccser"
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Vectors for the files that worked, and a message per file that did not."""
+
+    X: np.ndarray  # (n_ok, n_features) float32
+    ok: np.ndarray  # bool per requested file
+    errors: tuple[str, ...]
+    n_extracted: int  # cache misses actually computed this run
+
+
+class FeatureCache:
+    def __init__(self, root: Path, config: FeatureConfig) -> None:
+        self.config = config
+        self.fp = fingerprint(config)
+        self.dim = len(feature_names(config))
+        self.root = Path(root) / "features" / self.fp
+
+    def key(self, path: str, augmentation: str = "") -> str:
+        st = Path(path).stat()
+        ident = f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}|{augmentation}"
+        return hashlib.sha256(ident.encode()).hexdigest()
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        folder = self.root / key[:2]
+        return folder / f"{key}.npy", folder / f"{key}.json"
+
+    def get(self, key: str) -> np.ndarray | None:
+        npy, side = self._paths(key)
+        if not side.is_file():
+            return None
+        try:
+            info = json.loads(side.read_text())
+            vec = np.load(npy, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if vec.shape != (self.dim,) or info.get("key") != key:
+            return None
+        return vec
+
+    def put(self, key: str, vec: np.ndarray, source: str) -> None:
+        npy, side = self._paths(key)
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        for target, write in ((npy, lambda fh: np.save(fh, vec, allow_pickle=False)),
+                              (side, lambda fh: fh.write(json.dumps(
+                                  {"key": key, "source": source, "fingerprint": self.fp,
+                                   "shape": list(vec.shape)}).encode()))):
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=npy.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    write(fh)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+
+def _extract_one(path: str, config: FeatureConfig, augmentation: str,
+                 seed: int) -> np.ndarray | str:
+    """Worker: a vector, or an error message naming the file (never raises for bad audio)."""
+    try:
+        y = load_audio(path, config.sample_rate)
+        if augmentation:
+            y = augment(y, config.sample_rate, augmentation, seed)
+        return extract(y, config.sample_rate, config)
+    except AudioError as exc:
+        return str(exc)
+    except Exception as exc:  # a library failing on odd audio must not stop the run
+        return f"{path}: feature extraction failed ({type(exc).__name__}: {exc})"
+
+
+def extract_files(paths: list[str], cache: FeatureCache, jobs: int = 1, quiet: bool = False,
+                  augmentation: str = "", seed: int = 0, desc: str = "features") -> Extracted:
+    """Vectors for `paths` (cache first, parallel extraction of the rest)."""
+    vectors: list[np.ndarray | None] = [None] * len(paths)
+    errors: list[str] = []
+    todo: list[tuple[int, str]] = []
+    for i, p in enumerate(paths):
+        try:
+            key = cache.key(p, augmentation)
+        except OSError as exc:
+            errors.append(f"{p}: cannot read file ({exc.strerror or exc})")
+            continue
+        vec = cache.get(key)
+        if vec is None:
+            todo.append((i, key))
+        else:
+            vectors[i] = vec
+    if todo:
+        tasks = (delayed(_extract_one)(paths[i], cache.config, augmentation, seed + i)
+                 for i, _ in todo)
+        results = Parallel(n_jobs=jobs, return_as="generator", batch_size=8)(tasks)
+        for (i, key), res in tqdm(zip(todo, results, strict=True), total=len(todo),
+                                  desc=desc, unit="file", disable=quiet):
+            if isinstance(res, str):
+                errors.append(res)
+            else:
+                cache.put(key, res, paths[i])
+                vectors[i] = res
+    ok = np.array([v is not None for v in vectors], dtype=bool)
+    X = np.stack([v for v in vectors if v is not None]) if ok.any() else \
+        np.zeros((0, cache.dim), dtype=np.float32)
+    return Extracted(X.astype(np.float32), ok, tuple(errors), len(todo))

@@ -1,0 +1,46 @@
+"""The frozen configuration of one `ccser-train` run (built from CLI flags in cli.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ccser_core.features import FeatureConfig
+from training.search import SearchSettings
+
+#: Defaults chosen by measurement (benchmarks/cross_corpus.py, benchmarks/RESULTS.md).
+DEFAULT_EMOTIONS = "AHNS"
+DEFAULT_MODELS = "svc"
+DEFAULT_NORM = "speaker"
+DEFAULT_NORM_SCOPE = "selected"
+DEFAULT_PRIOR_WEIGHT = 5.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    train: tuple[str, ...]
+    test: tuple[str, ...] = ()
+    emotions: tuple[str, ...] = ("angry", "happy", "neutral", "sad")
+    corpus_dir: Path | None = None
+    corpus_paths: tuple[tuple[str, Path], ...] = ()
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    norm: str = DEFAULT_NORM
+    norm_scope: str = DEFAULT_NORM_SCOPE
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    models: tuple[str, ...] = ("svc",)
+    cv: str = "speaker"
+    search: SearchSettings = field(default_factory=SearchSettings)
+    augment: tuple[str, ...] = ()
+    output: Path | None = None
+    export: bool = True
+    report: Path | None = None
+    cache_dir: Path = Path(".ccser_cache")
+    quiet: bool = False
+
+    @property
+    def seed(self) -> int:
+        return self.search.seed
+
+    @property
+    def jobs(self) -> int:
+        return self.search.jobs

@@ -1,0 +1,109 @@
+"""From corpus names to normalised feature matrices: metadata, selection of the
+chosen emotions, cached extraction, and per-speaker normalisation.
+
+Normalisation statistics come from every usable file of a speaker in
+`norm_scope` (the chosen-emotion files, or all the speaker's files), never
+from labels; the model only ever sees normalised vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ccser_core.corpora import CorpusListing, Utterance, resolve_path
+from ccser_core.errors import CorpusError, EmotionError
+from ccser_core.normalisation import Prior, SpeakerNormaliser, fit_prior, streaming_transform
+from training.cache import FeatureCache, extract_files
+from training.meta import load_metadata
+
+log = logging.getLogger("ccser.train")
+NORMS = ("speaker", "corpus", "train")
+NORM_SCOPES = ("selected", "all")
+
+
+@dataclass(frozen=True)
+class CorpusData:
+    """Raw feature vectors of one corpus: `X_scope` covers the normalisation scope,
+    `sel` marks the rows with a chosen emotion (the ones classified)."""
+
+    name: str
+    X_scope: np.ndarray
+    groups: np.ndarray  # speaker (or corpus) per scope row
+    sel: np.ndarray  # bool per scope row
+    y: np.ndarray  # class index per selected row
+    utterances: tuple[Utterance, ...]  # selected rows, in order
+    n_failed: int
+    problems: tuple[str, ...]
+
+
+def select(listing: CorpusListing, emotions: tuple[str, ...]) -> list[Utterance]:
+    """The listing's utterances with a chosen emotion; error if one is missing."""
+    have = listing.emotions()
+    missing = [e for e in emotions if e not in have]
+    if missing:
+        raise EmotionError(f"corpus {listing.name} has no {', '.join(missing)} files; "
+                           f"it has: {', '.join(have)}")
+    return [u for u in listing.utterances if u.emotion in emotions]
+
+
+def load_corpus(name: str, corpus_dir: Path | None, overrides: dict[str, Path],
+                emotions: tuple[str, ...], cache: FeatureCache, cache_dir: Path,
+                norm: str, norm_scope: str, jobs: int, quiet: bool) -> CorpusData:
+    listing, _ = load_metadata(name, resolve_path(name, corpus_dir, overrides), cache_dir)
+    for msg in listing.problems[:5]:
+        log.warning("skipped: %s", msg)
+    if len(listing.problems) > 5:
+        log.warning("skipped %d more files of %s that do not match its naming rules",
+                    len(listing.problems) - 5, name)
+    chosen = set(select(listing, emotions))
+    scope = list(listing.utterances) if norm_scope == "all" else \
+        [u for u in listing.utterances if u in chosen]
+    ex = extract_files([u.path for u in scope], cache, jobs=jobs, quiet=quiet, desc=name)
+    for msg in ex.errors[:5]:
+        log.warning("unreadable: %s", msg)
+    ok_utts = [u for u, ok in zip(scope, ex.ok, strict=True) if ok]
+    sel = np.array([u in chosen for u in ok_utts], dtype=bool)
+    utts = tuple(u for u in ok_utts if u in chosen)
+    index = {e: i for i, e in enumerate(emotions)}
+    y = np.array([index[u.emotion] for u in utts], dtype=np.int64)
+    empty = [e for e in emotions if not np.any(y == index[e])]
+    if empty:
+        raise CorpusError(f"corpus {name}: no usable files left for {', '.join(empty)} "
+                          f"({len(ex.errors)} unreadable)")
+    group_of = (lambda u: u.corpus) if norm == "corpus" else (lambda u: u.speaker)
+    groups = np.array([group_of(u) for u in ok_utts])
+    return CorpusData(name, ex.X, groups, sel, y, utts, len(ex.errors), listing.problems)
+
+
+def normalise_adaptive(data: CorpusData, norm: str, prior: Prior | None) -> np.ndarray:
+    """Selected rows, each speaker normalised by statistics of all its scope files."""
+    if norm == "train":
+        return data.X_scope[data.sel]
+    return SpeakerNormaliser(prior).transform(data.X_scope, data.groups)[data.sel]
+
+
+def normalise_streaming(data: CorpusData, norm: str, prior: Prior | None,
+                        seed: int) -> np.ndarray:
+    """Selected rows as the daemon would see them: per speaker, a seeded random order,
+    each file normalised by the prior plus only the files before it."""
+    if norm == "train" or prior is None:
+        return data.X_scope[data.sel]
+    return streaming_transform(data.X_scope, data.groups, prior, seed)[data.sel]
+
+
+def training_matrix(parts: list[CorpusData], norm: str,
+                    prior_weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, Prior | None]:
+    """Pooled training rows (normalised per speaker, no prior), labels, speaker groups,
+    and the prior for unseen speakers (None when the pipeline's scaler normalises)."""
+    X = np.vstack([normalise_adaptive(p, norm, None) for p in parts])
+    y = np.concatenate([p.y for p in parts])
+    groups = np.concatenate([p.groups[p.sel] for p in parts])
+    prior = None
+    if norm != "train":
+        prior = fit_prior(np.vstack([p.X_scope for p in parts]),
+                          np.concatenate([p.groups for p in parts]), prior_weight)
+    return X, y, groups, prior

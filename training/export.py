@@ -1,0 +1,153 @@
+"""Export a fitted pipeline to ONNX, prove it agrees with scikit-learn, and
+write the model folder (model.onnx + model.json) with a confusion-matrix PNG."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from ccser_core import __version__
+from ccser_core.corpora import licence
+from ccser_core.errors import CcserError
+from ccser_core.features import FeatureConfig, feature_names, fingerprint
+from ccser_core.model import CARD_SCHEMA_VERSION, write_model_folder
+from ccser_core.normalisation import Prior
+from training.config import TrainConfig
+from training.data import CorpusData
+from training.search import SearchResult
+
+#: Agreement the exported model must reach on the check features.
+MIN_LABEL_AGREEMENT = 0.995
+MAX_PROBA_DIFF = 1e-4
+
+
+class ExportError(CcserError):
+    """The ONNX model does not reproduce scikit-learn's outputs."""
+
+
+def to_onnx_bytes(pipe: Pipeline, n_features: int) -> bytes:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    with warnings.catch_warnings():  # the SVC converter reads attributes sklearn deprecates
+        warnings.simplefilter("ignore", FutureWarning)
+        onx = convert_sklearn(
+            pipe, initial_types=[("features", FloatTensorType([None, n_features]))],
+            options={id(pipe.steps[-1][1]): {"zipmap": False}},
+            target_opset={"": 17, "ai.onnx.ml": 3},
+        )
+    return onx.SerializeToString()
+
+
+def check_agreement(pipe: Pipeline, onnx_bytes: bytes, X: np.ndarray) -> dict:
+    """Run both on `X`; raise ExportError unless labels and probabilities agree."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    X32 = np.asarray(X, dtype=np.float32)
+    labels, proba = sess.run(None, {sess.get_inputs()[0].name: X32})[:2]
+    ref_labels = pipe.predict(X32.astype(np.float64))
+    ref_proba = pipe.predict_proba(X32.astype(np.float64))
+    agreement = float(np.mean(np.asarray(labels).ravel() == ref_labels))
+    max_diff = float(np.max(np.abs(np.asarray(proba) - ref_proba))) if len(X32) else 0.0
+    result = {"n_rows": int(len(X32)), "label_agreement": agreement, "max_proba_diff": max_diff}
+    if agreement < MIN_LABEL_AGREEMENT or max_diff > MAX_PROBA_DIFF:
+        raise ExportError(
+            f"ONNX export disagrees with scikit-learn on {len(X32)} rows: labels agree on "
+            f"{agreement:.2%} (need {MIN_LABEL_AGREEMENT:.1%}), max probability difference "
+            f"{max_diff:.2e} (need <= {MAX_PROBA_DIFF:.0e}); model not written")
+    return result
+
+
+def confusion_png(cm: np.ndarray, emotions: list[str], title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm, dtype=float)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.2 * len(emotions) + 2, 1.1 * len(emotions) + 1.5))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(emotions)):
+        for j in range(len(emotions)):
+            ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.0%}", ha="center", va="center",
+                    color="white" if norm[i, j] > 0.6 else "black", fontsize=8)
+    ax.set_xticks(range(len(emotions)), emotions, rotation=45, ha="right")
+    ax.set_yticks(range(len(emotions)), emotions)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def feature_spec(config: FeatureConfig) -> dict:
+    """Human-readable summary of what the fingerprint covers."""
+    import librosa
+
+    return {"librosa": librosa.__version__, "numpy": np.__version__,
+            "sample_rate": config.sample_rate, "frame_length": config.win_length,
+            "hop_length": config.hop_length, "n_fft": config.n_fft,
+            "groups": list(config.groups), "stats": list(config.stats)}
+
+
+def default_output(cfg: TrainConfig) -> Path:
+    initials = "".join(e[0].upper() for e in cfg.emotions)
+    return Path("exported_models") / f"{'+'.join(cfg.train)}_{initials}"
+
+
+def export_model(cfg: TrainConfig, best: SearchResult, prior: Prior | None, report: dict,
+                 check_X: np.ndarray, train_parts: list[CorpusData]) -> dict:
+    """Convert, verify against scikit-learn, and write the model folder atomically."""
+    n_features = len(feature_names(cfg.features))
+    onnx_bytes = to_onnx_bytes(best.estimator, n_features)
+    agreement = check_agreement(best.estimator, onnx_bytes, check_X)
+    out = cfg.output or default_output(cfg)
+    card = {
+        "schema_version": CARD_SCHEMA_VERSION,
+        "model_id": f"{out.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ccser_version": __version__,
+        "emotions": list(cfg.emotions),
+        "sample_rate": cfg.features.sample_rate,
+        "feature_config": cfg.features.to_dict(),
+        "feature_fingerprint": fingerprint(cfg.features),
+        "feature_spec": feature_spec(cfg.features),
+        "n_features": n_features,
+        "normalisation": {
+            "method": "none" if prior is None else "speaker",
+            "groups": cfg.norm, "scope": cfg.norm_scope,
+            **({"prior": prior.to_dict()} if prior is not None else {}),
+        },
+        "classifier": {"name": best.name, "params": report["best_params"],
+                       "cv_uar": best.cv_uar},
+        "training": {
+            "corpora": [{"name": p.name, "licence": licence(p.name), "n_files": int(len(p.y))}
+                        for p in train_parts],
+            "n_train_per_emotion": report["n_train_per_emotion"],
+            "augment": list(cfg.augment),
+        },
+        "metrics": {
+            "cv_uar": best.cv_uar,
+            "test": {name: {k: block[k] for k in ("uar", "uar_streaming", "accuracy", "macro_f1",
+                                                   "uar_ci95", "n_test", "chance_uar")}
+                     for name, block in report["results"].items()},
+        },
+        "onnx_check": agreement,
+    }
+    write_model_folder(out, onnx_bytes, card)
+    first = next(iter(report["results"].items()), None)
+    cm = first[1]["confusion_matrix"] if first else (report["within_corpus"] or {}).get(
+        "confusion_matrix")
+    if cm is not None:
+        where = f"test {first[0]}" if first else "within-corpus CV"
+        confusion_png(np.array(cm), list(cfg.emotions),
+                      f"{'+'.join(cfg.train)} -> {where} ({best.name})", out / "confusion.png")
+    return {"output": str(out), **agreement}

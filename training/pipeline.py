@@ -1,0 +1,150 @@
+"""One training run: data -> grid search -> cross-corpus evaluation -> export -> report.
+
+The best model is the one with the highest speaker-grouped CV UAR on the
+training corpora; test corpora only ever report, never choose.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_predict
+from tqdm import tqdm
+
+from ccser_core.features import feature_names
+from training.cache import FeatureCache, extract_files
+from training.config import TrainConfig
+from training.data import (
+    CorpusData,
+    load_corpus,
+    normalise_adaptive,
+    normalise_streaming,
+    training_matrix,
+)
+from training.evaluate import metrics, uar
+from training.export import export_model
+from training.search import STACKING, SearchResult, grid_search, stacking, within_corpus_splitter
+
+log = logging.getLogger("ccser.train")
+
+
+def _augmented(parts: list[CorpusData], cfg: TrainConfig,
+               cache: FeatureCache) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Augmented copies of the training files, each (speaker, augmentation) normalised
+    as its own group, so augmentation never shifts a speaker's statistics."""
+    from ccser_core.normalisation import SpeakerNormaliser
+
+    Xs, ys, gs = [], [], []
+    for part in parts:
+        paths = [u.path for u in part.utterances]
+        groups = part.groups[part.sel]
+        for name in cfg.augment:
+            ex = extract_files(paths, cache, jobs=cfg.jobs, quiet=cfg.quiet,
+                               augmentation=name, seed=cfg.seed, desc=f"{part.name}+{name}")
+            if cfg.norm == "train":
+                Xs.append(ex.X)
+            else:
+                Xs.append(SpeakerNormaliser(None).transform(ex.X, groups[ex.ok]))
+            ys.append(part.y[ex.ok])
+            gs.append(groups[ex.ok])
+    return Xs, ys, gs
+
+
+def run(cfg: TrainConfig) -> dict:
+    """Execute the run and return the report (also written/exported as configured)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    cache = FeatureCache(cfg.cache_dir, cfg.features)
+    overrides = dict(cfg.corpus_paths)
+
+    def load(name: str) -> CorpusData:
+        return load_corpus(name, cfg.corpus_dir, overrides, cfg.emotions, cache, cfg.cache_dir,
+                           cfg.norm, cfg.norm_scope, cfg.jobs, cfg.quiet)
+
+    train_parts = [load(n) for n in cfg.train]
+    test_parts = [load(n) for n in cfg.test]
+    timings["features_s"] = time.perf_counter() - t0
+
+    X, y, groups, prior = training_matrix(train_parts, cfg.norm, cfg.prior_weight)
+    if cfg.augment:
+        Xa, ya, ga = _augmented(train_parts, cfg, cache)
+        X, y, groups = np.vstack([X, *Xa]), np.concatenate([y, *ya]), np.concatenate([groups, *ga])
+
+    t1 = time.perf_counter()
+    results: list[SearchResult] = []
+    for name in tqdm([m for m in cfg.models if m != STACKING], desc="grid search", unit="model",
+                     disable=cfg.quiet):
+        results.append(grid_search(name, X, y, groups, cfg.search))
+    if STACKING in cfg.models:
+        results.append(stacking(list(results), X, y, groups, cfg.search))
+    best = max(results, key=lambda r: r.cv_uar)
+    timings["search_s"] = time.perf_counter() - t1
+
+    emotions = list(cfg.emotions)
+    within = None
+    if not cfg.test:
+        splitter = within_corpus_splitter(cfg.cv, cfg.search.folds, cfg.seed, groups)
+        pred = cross_val_predict(clone(best.estimator), X, y, groups=groups, cv=splitter,
+                                 n_jobs=cfg.jobs)
+        within = {"cv": cfg.cv, "folds": cfg.search.folds, **metrics(y, pred, emotions, cfg.seed)}
+
+    test_report: dict[str, dict] = {}
+    model_rows = {r.name: {"best_params": _jsonable(r.best_params), "cv_uar": r.cv_uar,
+                           "search_s": r.seconds, "test_uar": {}} for r in results}
+    check_rows: list[np.ndarray] = []
+    for part in test_parts:
+        Xt = normalise_adaptive(part, cfg.norm, prior)
+        Xs = normalise_streaming(part, cfg.norm, prior, cfg.seed)
+        check_rows.append(Xt)
+        for r in results:
+            model_rows[r.name]["test_uar"][part.name] = uar(part.y, r.estimator.predict(Xt))
+        block = metrics(part.y, best.estimator.predict(Xt), emotions, cfg.seed)
+        stream = metrics(part.y, best.estimator.predict(Xs), emotions, cfg.seed)
+        block["streaming"] = {k: stream[k] for k in
+                              ("uar", "accuracy", "macro_f1", "uar_ci95", "per_class_recall")}
+        block["uar_streaming"] = stream["uar"]
+        block["n_unreadable"] = part.n_failed
+        test_report[part.name] = block
+
+    report = {
+        "train": list(cfg.train), "test": list(cfg.test), "emotions": emotions,
+        "features": {**cfg.features.to_dict(), "n_features": len(feature_names(cfg.features))},
+        "normalisation": {"method": cfg.norm, "scope": cfg.norm_scope,
+                          "prior_weight": cfg.prior_weight},
+        "search": {**asdict(cfg.search), "cv_scheme": "speaker-grouped", "scoring": "uar"},
+        "augment": list(cfg.augment),
+        "best_model": best.name,
+        "best_params": _jsonable(best.best_params),
+        "best_cv_uar": best.cv_uar,
+        "models": model_rows,
+        "results": test_report,
+        "within_corpus": within,
+        "n_train": int(len(y)),
+        "n_train_per_emotion": {e: int(np.sum(y == i)) for i, e in enumerate(emotions)},
+        "n_unreadable": {p.name: p.n_failed for p in train_parts + test_parts},
+        "n_skipped_names": {p.name: len(p.problems) for p in train_parts + test_parts},
+    }
+    if cfg.export:
+        t2 = time.perf_counter()
+        check_X = np.vstack(check_rows) if check_rows else X
+        report["export"] = export_model(cfg, best, prior, report, check_X, train_parts)
+        timings["export_s"] = time.perf_counter() - t2
+    timings["total_s"] = time.perf_counter() - t0
+    report["timings"] = timings
+    return report
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
