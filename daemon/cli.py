@@ -12,7 +12,7 @@ from typing import Any
 from ccser_core.errors import CcserError
 from daemon.config import DaemonConfig, build_parser, load_config
 
-log = logging.getLogger("ccserd")
+log = logging.getLogger("daemon.cli")
 
 
 def make_source(config: DaemonConfig) -> Any:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"input devices:\n{describe_devices()}")
             return 0
         config = load_config(args)
-        logging.getLogger().setLevel(config.log_level.upper())
+        logging.getLogger("daemon").setLevel(config.log_level.upper())
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

@@ -60,6 +60,15 @@ class Classifier:
         self.smoothing = smoothing
         self._previous: tuple[int, np.ndarray] | None = None
 
+    def warm_up(self, seconds: float) -> None:
+        """Run the feature code once (JIT compilation, caches) so the first real window
+        is not late; the session normaliser is left untouched."""
+        t = np.arange(int(seconds * WORKING_RATE)) / WORKING_RATE
+        y = (0.1 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 4 * t))).astype(
+            np.float32)
+        vec = self.features(y)
+        self.model.predict_proba(vec[None, :])
+
     def features(self, samples: np.ndarray) -> np.ndarray:
         return extract(samples, WORKING_RATE, self.model.feature_config)
 

@@ -146,6 +146,7 @@ class Daemon:
     # --- lifecycle ----------------------------------------------------------------------
     def run(self, stop: threading.Event) -> int:
         """Process until `stop` is set or the source ends; returns the exit status."""
+        self.worker.classifier.warm_up(self.config.window)
         self.worker.start()
         self.source.start(self.blocks)
         self.status("running")
