@@ -15,27 +15,33 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from ccser_core.pitch import pitch_track
+from ccser_core.pitch import clean_contour, pitch_track, runs
 from ccser_core.vad import VadConfig, trim_silence
 
 #: Bump when a change to this module changes any number it produces.
-FEATURE_CODE_VERSION = 2
+FEATURE_CODE_VERSION = 3
 
 FRAME_GROUPS = ("mfcc", "mel", "chroma", "contrast", "tonnetz", "spectral")
 UTTERANCE_GROUPS = ("prosody", "voice")
 STATS = ("mean", "std", "p10", "p50", "p90", "dstd", "dabs")
 SPECTRAL_LLDS = (
-    "loudness_db", "centroid", "bandwidth", "rolloff", "flatness", "flux", "zcr",
+    "loudness_rel", "centroid", "bandwidth", "rolloff", "flatness", "flux", "zcr",
     "alpha_ratio", "hammarberg",
 )
 PROSODY_NAMES = (
-    "f0_mean", "f0_std", "f0_p10", "f0_p50", "f0_p90", "f0_range", "f0_slope", "f0_dabs",
-    "voicing_ratio", "loud_range", "loud_slope", "rate_peaks",
+    "f0_mean", "f0_std", "f0_p20", "f0_p50", "f0_p80", "f0_range", "f0_rise", "f0_fall",
+    "f0_slope", "loud_mean", "loud_std", "loud_p20", "loud_p50", "loud_p80", "loud_range",
+    "loud_voiced", "loud_unvoiced", "loud_rise", "loud_fall", "voiced_ratio", "voiced_rate",
+    "voiced_len_mean", "voiced_len_std", "unvoiced_len_mean", "unvoiced_len_std",
 )
-VOICE_NAMES = (
-    "hnr_mean", "hnr_std", "hnr_p50", "jitter", "shimmer_db",
-    "voiced_alpha_mean", "voiced_hammarberg_mean", "voiced_centroid_mean",
+#: Frame descriptors summarised over voiced (mean, std) and unvoiced (mean) frames.
+VOICED_LLDS = (
+    "slope_0_500", "slope_500_1500", "band_50_1000", "band_1000_2500", "band_2500_4000",
+    "band_4000_8000", "alpha_ratio", "hammarberg", "flux", "centroid",
+    "mfcc1", "mfcc2", "mfcc3", "mfcc4",
 )
+VOICE_NAMES = ("hnr_mean", "hnr_std", "jitter", "shimmer_db", "h1_h2", "h1_a3") + tuple(
+    f"{n}_{s}" for s in ("v_mean", "v_std", "uv_mean") for n in VOICED_LLDS)
 _EPS = 1e-10
 
 
@@ -52,7 +58,7 @@ class FeatureConfig:
     fmin: float = 60.0  # F0 search range, Hz
     fmax: float = 500.0
     voicing_threshold: float = 0.5  # periodicity above which a frame counts as voiced
-    groups: tuple[str, ...] = ("mfcc", "spectral", "prosody", "voice")
+    groups: tuple[str, ...] = ("spectral", "prosody", "voice")  # MFCCs hurt E->R transfer
     stats: tuple[str, ...] = STATS
     vad_trim: bool = True
     vad: VadConfig = field(default_factory=VadConfig)
@@ -142,9 +148,14 @@ def functionals(frames: np.ndarray, stats: tuple[str, ...]) -> np.ndarray:
 
 def spectral_llds(power: np.ndarray, freqs: np.ndarray, logmel: np.ndarray,
                   y_frames_zcr: np.ndarray) -> np.ndarray:
-    """(len(SPECTRAL_LLDS), T) spectral-shape descriptors from a power spectrogram."""
+    """(len(SPECTRAL_LLDS), T) spectral-shape descriptors from a power spectrogram.
+
+    Loudness is in dB relative to the utterance's 95th percentile: recordings
+    arrive with unknown gain (AGC, per-file peak normalisation as in EmoDB), so
+    absolute level is not a property of the speaker's emotion.
+    """
     total = power.sum(axis=0) + _EPS
-    loud = 10 * np.log10(total / power.shape[0] + _EPS)
+    loud = level_db(power)
     centroid = (freqs[:, None] * power).sum(axis=0) / total
     bandwidth = np.sqrt(((freqs[:, None] - centroid) ** 2 * power).sum(axis=0) / total)
     cumulative = np.cumsum(power, axis=0)
@@ -155,49 +166,96 @@ def spectral_llds(power: np.ndarray, freqs: np.ndarray, logmel: np.ndarray,
     alpha = 10 * np.log10((power[low].sum(axis=0) + _EPS) / (power[mid].sum(axis=0) + _EPS))
     hamm = 10 * np.log10((power[freqs < 2000].max(axis=0) + _EPS)
                          / (power[(freqs >= 2000) & (freqs < 5000)].max(axis=0) + _EPS))
-    return np.vstack([loud, centroid / 1000, bandwidth / 1000, rolloff / 1000,
-                      np.log10(flatness + _EPS), flux, y_frames_zcr, alpha, hamm])
+    return np.vstack([loud - np.percentile(loud, 95), centroid / 1000, bandwidth / 1000,
+                      rolloff / 1000, np.log10(flatness + _EPS), flux, y_frames_zcr, alpha, hamm])
 
 
-def prosody(f0: np.ndarray, voiced: np.ndarray, loud: np.ndarray, hop_s: float) -> np.ndarray:
-    """Pitch (semitones), voicing and loudness contour statistics of one utterance."""
-    out = np.zeros(len(PROSODY_NAMES))
-    if voiced.sum() >= 2:
-        st = 12 * np.log2(f0[voiced] / 55.0)
-        t = np.nonzero(voiced)[0] * hop_s
-        p10, p50, p90 = np.percentile(st, [10, 50, 90])
-        slope = np.polyfit(t, st, 1)[0] if np.ptp(t) > 0 else 0.0
-        out[:8] = [st.mean(), st.std(), p10, p50, p90, p90 - p10, slope,
-                   np.abs(np.diff(st)).mean()]
-    out[8] = voiced.mean() if voiced.size else 0.0
-    if loud.size >= 2:
-        lp10, lp90 = np.percentile(loud, [10, 90])
-        t = np.arange(loud.size) * hop_s
-        out[9], out[10] = lp90 - lp10, np.polyfit(t, loud, 1)[0]
-        # Syllable-rate proxy: peaks of the smoothed loudness contour per second.
-        smooth = np.convolve(loud, np.ones(5) / 5, mode="same")
-        peaks = (smooth[1:-1] > smooth[:-2]) & (smooth[1:-1] >= smooth[2:]) \
-            & (smooth[1:-1] > lp10 + 0.5 * (lp90 - lp10))
-        out[11] = peaks.sum() / (loud.size * hop_s)
-    return out
+def level_db(power: np.ndarray) -> np.ndarray:
+    return 10 * np.log10(power.mean(axis=0) + _EPS)
 
 
-def voice_quality(periodicity: np.ndarray, f0: np.ndarray, voiced: np.ndarray,
-                  loud: np.ndarray, spectral: np.ndarray) -> np.ndarray:
-    """HNR, jitter- and shimmer-like statistics and voiced-frame spectral balance."""
+def _pct(v: np.ndarray) -> list[float]:
+    """mean, std, p20, p50, p80, p80 - p20 (zeros if fewer than two values)."""
+    if v.size < 2:
+        return [0.0] * 6
+    p20, p50, p80 = np.percentile(v, [20, 50, 80])
+    return [v.mean(), v.std(), p20, p50, p80, p80 - p20]
+
+
+def _mean(v: np.ndarray) -> float:
+    return float(v.mean()) if v.size else 0.0
+
+
+def prosody(st: np.ndarray, voiced: np.ndarray, loud: np.ndarray, hop_s: float) -> np.ndarray:
+    """eGeMAPS-style pitch (semitones), loudness (dB re utterance) and rhythm statistics."""
+    out = _pct(st[voiced])
+    rises, falls = [], []
+    for s, e in runs(voiced):
+        d = np.diff(st[s:e]) / hop_s
+        rises.append(d[d > 0])
+        falls.append(d[d < 0])
+    out += [_mean(np.concatenate(rises or [np.zeros(0)])),
+            _mean(np.concatenate(falls or [np.zeros(0)]))]
+    t = np.nonzero(voiced)[0] * hop_s
+    out.append(np.polyfit(t, st[voiced], 1)[0] if t.size >= 2 and np.ptp(t) > 0 else 0.0)
+    out += _pct(loud) + [_mean(loud[voiced]), _mean(loud[~voiced])]
+    dl = np.diff(np.convolve(loud, np.ones(3) / 3, mode="same")) / hop_s
+    out += [_mean(dl[dl > 0]), _mean(dl[dl < 0])]
+    v_len, u_len = (np.diff(runs(m), axis=1).ravel() * hop_s for m in (voiced, ~voiced))
+    out += [_mean(voiced), v_len.size / max(voiced.size * hop_s, hop_s),
+            _mean(v_len), v_len.std() if v_len.size else 0.0,
+            _mean(u_len), u_len.std() if u_len.size else 0.0]
+    return np.asarray(out, dtype=np.float64)
+
+
+def voice_quality(periodicity: np.ndarray, st: np.ndarray, voiced: np.ndarray,
+                  power: np.ndarray, freqs: np.ndarray, spectral: np.ndarray,
+                  logmel: np.ndarray) -> np.ndarray:
+    """HNR, jitter, shimmer, harmonic differences, and spectral balance of voiced
+    vs unvoiced frames (phonation and effort cues, largely gain- and text-independent)."""
+    import librosa
+
     out = np.zeros(len(VOICE_NAMES))
     if voiced.sum() < 2:
         return out
     r = np.clip(periodicity[voiced], 1e-4, 1 - 1e-4)
     hnr = 10 * np.log10(r / (1 - r))
-    period = 1.0 / f0[voiced]
-    out[:3] = [hnr.mean(), hnr.std(), np.median(hnr)]
-    out[3] = np.abs(np.diff(period)).mean() / period.mean()
-    out[4] = np.abs(np.diff(loud[voiced])).mean()
+    f0 = 55.0 * 2 ** (st / 12)
+    amp_db = level_db(power)
+    jit, shim = [], []
+    for s, e in runs(voiced):  # consecutive voiced frames only, never across a pause
+        period = 1 / f0[s:e]
+        jit.append(np.abs(np.diff(period)) / period[:-1])
+        shim.append(np.abs(np.diff(amp_db[s:e])))
+    lp = 10 * np.log10(power + _EPS)
+    idx = np.nonzero(voiced)[0]
+
+    def harmonic(k: int) -> np.ndarray:
+        b = np.clip(np.round(k * f0[idx] / freqs[1]).astype(int), 1, len(freqs) - 2)
+        return np.max(np.stack([lp[b - 1, idx], lp[b, idx], lp[b + 1, idx]]), axis=0)
+
+    h1 = harmonic(1)
+    a3 = lp[(freqs >= 2000) & (freqs < 3500)][:, idx].max(axis=0)
+    out[:6] = [hnr.mean(), hnr.std(), _mean(np.concatenate(jit)), _mean(np.concatenate(shim)),
+               np.mean(h1 - harmonic(2)), np.mean(h1 - a3)]
+
+    def slope(lo: float, hi: float) -> np.ndarray:
+        band = (freqs >= lo) & (freqs <= hi)
+        f = freqs[band] / 1000 - (freqs[band] / 1000).mean()
+        return (f[:, None] * (lp[band] - lp[band].mean(axis=0))).sum(axis=0) / (f**2).sum()
+
+    total = power.sum(axis=0) + _EPS
+    bands = [10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum(axis=0) / total + _EPS)
+             for lo, hi in ((50, 1000), (1000, 2500), (2500, 4000), (4000, 8000))]
     rows = {name: i for i, name in enumerate(SPECTRAL_LLDS)}
-    out[5:] = [spectral[rows["alpha_ratio"], voiced].mean(),
-               spectral[rows["hammarberg"], voiced].mean(),
-               spectral[rows["centroid"], voiced].mean()]
+    llds = np.vstack([slope(0, 500), slope(500, 1500), *bands,
+                      spectral[[rows["alpha_ratio"], rows["hammarberg"], rows["flux"],
+                                rows["centroid"]]],
+                      librosa.feature.mfcc(S=logmel, n_mfcc=5)[1:]])
+    k = len(VOICED_LLDS)
+    out[6:6 + k] = llds[:, voiced].mean(axis=1)
+    out[6 + k:6 + 2 * k] = llds[:, voiced].std(axis=1)
+    out[6 + 2 * k:] = llds[:, ~voiced].mean(axis=1) if (~voiced).any() else 0.0
     return out
 
 
@@ -222,9 +280,11 @@ def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     power = np.abs(stft) ** 2
     freqs = librosa.fft_frequencies(sr=sr, n_fft=config.n_fft)
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=config.n_mels)
+    # dB re the utterance's loud frames: gain-free MFCC c0 / mel levels (see spectral_llds).
     logmel = librosa.power_to_db(mel, ref=1.0, amin=_EPS, top_db=None)
+    logmel -= np.percentile(level_db(power), 95)
     hop_s = config.hop_length / sr
-    f0 = periodicity = voiced = spectral = None
+    st = periodicity = voiced = spectral = None
     parts: list[np.ndarray] = []
 
     def spectral_frames() -> np.ndarray:
@@ -237,13 +297,13 @@ def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
 
     for group in config.groups:
         if group in ("prosody", "voice"):
-            if f0 is None:
+            loud = spectral_frames()[0]
+            if st is None:
                 f0, periodicity = pitch_track(y, sr, config.hop_length, config.fmin, config.fmax)
                 f0, periodicity = f0[: power.shape[1]], periodicity[: power.shape[1]]
-                voiced = periodicity > config.voicing_threshold
-            loud = spectral_frames()[0]
-            parts.append(prosody(f0, voiced, loud, hop_s) if group == "prosody"
-                         else voice_quality(periodicity, f0, voiced, loud, spectral_frames()))
+                st, voiced = clean_contour(f0, periodicity, loud, config.voicing_threshold)
+            parts.append(prosody(st, voiced, loud, hop_s) if group == "prosody" else
+                         voice_quality(periodicity, st, voiced, power, freqs, spectral, logmel))
             continue
         if group == "mfcc":
             frames = librosa.feature.mfcc(S=logmel, n_mfcc=config.n_mfcc)
