@@ -1,0 +1,30 @@
+"""The real corpora (skipped without $CCSER_CORPORA): official file and emotion counts."""
+
+from collections import Counter
+
+import pytest
+
+from ccser_core.corpora import list_corpus
+
+pytestmark = pytest.mark.corpora
+
+
+def test_ravdess_speech_part(corpora_dir):
+    listing = list_corpus("ravdess", corpora_dir / "ravdess")
+    assert listing.problems == ()
+    assert len(listing.utterances) == 1440
+    assert len({u.speaker for u in listing.utterances}) == 24
+    counts = Counter(u.emotion for u in listing.utterances)
+    assert counts.pop("neutral") == 96
+    assert set(counts.values()) == {192} and len(counts) == 7
+
+
+def test_emodb(corpora_dir):
+    listing = list_corpus("emodb", corpora_dir / "emodb")
+    assert listing.problems == ()
+    assert len(listing.utterances) == 535
+    assert {u.speaker.split(":")[1] for u in listing.utterances} == {
+        "03", "08", "09", "10", "11", "12", "13", "14", "15", "16"}
+    assert Counter(u.emotion for u in listing.utterances) == {
+        "angry": 127, "boredom": 81, "disgust": 46, "fear": 69, "happy": 71, "sad": 62,
+        "neutral": 79}
