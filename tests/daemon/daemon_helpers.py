@@ -1,5 +1,5 @@
-"""Fixtures for daemon tests: a small real model folder, generated speech-like audio,
-and helpers to run ccserd as a subprocess and collect its events."""
+"""Helpers for daemon tests: a small real model folder, generated speech-like audio,
+and running ccserd as a subprocess while collecting its events with the real client."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 from ccser_core.client import subscribe
@@ -52,11 +52,6 @@ def build_model(folder: Path, emotions: list[str] = EMOTIONS, seed: int = 0) -> 
     return folder
 
 
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("models") / "test_model")
-
-
 def speech_like(seconds: float, seed: int = 0, level: float = 0.3) -> np.ndarray:
     """Voiced-speech stand-in: harmonic complex with gliding f0, formant-like tilt and
     4 Hz syllable-rate amplitude modulation (WebRTC VAD calls it speech)."""
@@ -85,9 +80,11 @@ def free_address() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
-def ccserd(*args: str, stdin: int | None = None) -> subprocess.Popen:
+def ccserd(*args: str, stdin: Any = None,
+           env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NOTIFY_SOCKET", None)
+    env.update(env_extra or {})
     return subprocess.Popen([sys.executable, "-m", "daemon.cli", *args], stdin=stdin,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -118,14 +115,15 @@ class Collector:
         return self.events
 
 
-def run_file(model: Path, wav: Path, *extra: str, timeout: float = 90.0) -> tuple[
+def run_file(model: Path, wav: Path | str, *extra: str, timeout: float = 90.0,
+             env_extra: dict[str, str] | None = None) -> tuple[
         list[Event], subprocess.CompletedProcess]:
     """Replay `wav` through ccserd --no-realtime and return all events and the process."""
     address = free_address()
     collector = Collector(address)
     proc = ccserd("--model", str(model), "--source", str(wav), "--no-realtime",
                   "--publish", address, "--wait-subscribers", "1", "--wait-timeout", "20",
-                  *extra)
+                  *extra, env_extra=env_extra)
     out, err = proc.communicate(timeout=timeout)
     events = collector.join()
     return events, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
