@@ -88,8 +88,8 @@ def run(cfg: TrainConfig) -> dict:
     within = None
     if not cfg.test:
         splitter = within_corpus_splitter(cfg.cv, cfg.search.folds, cfg.seed, groups)
-        pred = cross_val_predict(clone(best.estimator), X, y, groups=groups, cv=splitter,
-                                 n_jobs=cfg.jobs)
+        pred = cross_val_predict(clone(best.estimator), X, y, cv=splitter, n_jobs=cfg.jobs,
+                                 groups=groups if cfg.cv == "speaker" else None)
         within = {"cv": cfg.cv, "folds": cfg.search.folds, **metrics(y, pred, emotions, cfg.seed)}
 
     test_report: dict[str, dict] = {}
