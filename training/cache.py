@@ -62,9 +62,9 @@ class FeatureCache:
         try:
             info = json.loads(side.read_text())
             vec = np.load(npy, allow_pickle=False)
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):  # np.load raises EOFError on a 0-byte file
             return None
-        if vec.shape != (self.dim,) or info.get("key") != key:
+        if not isinstance(info, dict) or vec.shape != (self.dim,) or info.get("key") != key:
             return None
         return vec
 
