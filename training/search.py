@@ -24,6 +24,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_sample_weight
 
+from ccser_core.errors import CorpusError
 from training.models import MODELS, STACKING, make_pipeline
 
 CV_KINDS = ("speaker", "kfold", "shuffle", "stratified")
@@ -51,7 +52,10 @@ class SearchResult:
 def speaker_folds(groups: np.ndarray, folds: int) -> GroupKFold:
     n = len(np.unique(groups))
     if n < 2:
-        raise ValueError("speaker-grouped folds need at least two speakers in the training data")
+        raise CorpusError(
+            f"speaker-grouped folds need at least two speakers in the training data, found "
+            f"{n}: {', '.join(map(str, np.unique(groups)))} (a CSV corpus without a speaker "
+            "column is one speaker; add a speaker column)")
     return GroupKFold(n_splits=min(folds, n))
 
 
