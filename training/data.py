@@ -101,7 +101,8 @@ def training_matrix(parts: list[CorpusData], norm: str,
     and the prior for unseen speakers (None when the pipeline's scaler normalises)."""
     X = np.vstack([normalise_adaptive(p, norm, None) for p in parts])
     y = np.concatenate([p.y for p in parts])
-    groups = np.concatenate([p.groups[p.sel] for p in parts])
+    # CV groups are always speakers, even when `norm` groups rows by corpus.
+    groups = np.array([u.speaker for p in parts for u in p.utterances])
     prior = None
     if norm != "train":
         prior = fit_prior(np.vstack([p.X_scope for p in parts]),

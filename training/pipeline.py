@@ -42,6 +42,7 @@ def _augmented(parts: list[CorpusData], cfg: TrainConfig,
     for part in parts:
         paths = [u.path for u in part.utterances]
         groups = part.groups[part.sel]
+        speakers = np.array([u.speaker for u in part.utterances])
         for name in cfg.augment:
             ex = extract_files(paths, cache, jobs=cfg.jobs, quiet=cfg.quiet,
                                augmentation=name, seed=cfg.seed, desc=f"{part.name}+{name}")
@@ -50,7 +51,7 @@ def _augmented(parts: list[CorpusData], cfg: TrainConfig,
             else:
                 Xs.append(SpeakerNormaliser(None).transform(ex.X, groups[ex.ok]))
             ys.append(part.y[ex.ok])
-            gs.append(groups[ex.ok])
+            gs.append(speakers[ex.ok])  # CV groups: copies stay in their speaker's fold
     return Xs, ys, gs
 
 
