@@ -1,8 +1,15 @@
-"""Window/utterance -> probabilities, on a worker thread that drops rather than lags.
+"""Window/utterance -> probabilities on two worker threads that drop rather than lag.
 
 Feature extraction and normalisation are the training code's own functions
 (`ccser_core.features.extract`, the model's `StreamingNormaliser`), so a live
 vector equals the offline one for the same samples.
+
+Windows run on one thread, in order: each is normalised with the session
+statistics so far, then updates them. A finished utterance travels through
+the same queue as a marker; when the window thread reaches it, it takes a
+snapshot of the statistics (after all of that utterance's windows) and hands
+the utterance to a second thread, whose longer extraction never delays a
+window. Results are therefore deterministic for a given stream.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ import numpy as np
 from ccser_core.audio import WORKING_RATE
 from ccser_core.features import extract
 from ccser_core.model import LoadedModel
+from ccser_core.normalisation import apply
 
 log = logging.getLogger(__name__)
+
+Stats = tuple[np.ndarray, np.ndarray] | None
 
 
 @dataclass(frozen=True)
@@ -47,12 +57,7 @@ class Result:
 
 
 class Classifier:
-    """Features -> live normalisation -> ONNX -> optional smoothing over windows.
-
-    The session normaliser is updated with every window vector, and with an
-    utterance vector only when that utterance was too short for any window,
-    so each stretch of voiced audio counts once.
-    """
+    """Features -> live normalisation -> ONNX -> optional smoothing over windows."""
 
     def __init__(self, model: LoadedModel, smoothing: float = 0.0) -> None:
         self.model = model
@@ -62,103 +67,152 @@ class Classifier:
 
     def warm_up(self, seconds: float) -> None:
         """Run the feature code once (JIT compilation, caches) so the first real window
-        is not late; the session normaliser is left untouched."""
+        is not late; the session statistics are left untouched."""
         t = np.arange(int(seconds * WORKING_RATE)) / WORKING_RATE
         y = (0.1 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 4 * t))).astype(
             np.float32)
-        vec = self.features(y)
-        self.model.predict_proba(vec[None, :])
+        self.model.predict_proba(self.features(y)[None, :])
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         return extract(samples, WORKING_RATE, self.model.feature_config)
 
-    def classify(self, job: Job) -> Result:
+    def snapshot(self) -> Stats:
+        return self.normaliser.stats() if self.normaliser is not None else None
+
+    def window(self, job: Job) -> Result:
+        """Normalise with the statistics so far, then add this window to them."""
         vec = self.features(job.samples)
         x = vec
         if self.normaliser is not None:
             x = self.normaliser.transform(vec)
-            if job.kind == "window" or job.n_windows == 0:
-                self.normaliser.update(vec)
+            self.normaliser.update(vec)
         proba = self.model.predict_proba(x)[0]
-        if job.kind == "window" and self.smoothing > 0:
+        if self.smoothing > 0:
             prev = self._previous
             if prev is not None and prev[0] == job.utterance_id:
                 proba = self.smoothing * prev[1] + (1 - self.smoothing) * proba
             self._previous = (job.utterance_id, proba)
         return Result(job, proba / proba.sum(), vec)
 
+    def utterance(self, job: Job, stats: Stats) -> Result:
+        """Whole-utterance vector, normalised with a snapshot; never updates statistics."""
+        vec = self.features(job.samples)
+        x = apply(vec.astype(np.float64), *stats) if stats is not None else vec
+        proba = self.model.predict_proba(x)[0]
+        return Result(job, proba / proba.sum(), vec)
+
+
+class _Stage:
+    """A bounded job queue served by one thread. Live: a full queue drops its oldest
+    droppable item (counted); lossless: the producer waits for room."""
+
+    def __init__(self, name: str, handle: Callable[[object], None], max_pending: int,
+                 lossless: bool, droppable: Callable[[object], bool]) -> None:
+        self.handle, self.max_pending, self.lossless = handle, max_pending, lossless
+        self.droppable = droppable
+        self.items: collections.deque = collections.deque()
+        self.cond = threading.Condition()
+        self.stopped = self.busy = False
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def put(self, item: object) -> None:
+        with self.cond:
+            if self.lossless:
+                self.cond.wait_for(lambda: len(self.items) < self.max_pending or self.stopped)
+            elif len(self.items) >= self.max_pending:
+                victim = next((i for i in self.items if self.droppable(i)), None)
+                if victim is not None:
+                    self.items.remove(victim)
+                    self.dropped += 1
+            self.items.append(item)
+            self.cond.notify_all()
+
+    def idle(self) -> bool:
+        return not self.items and not self.busy
+
+    def stop(self) -> int:
+        """Stop after the item in flight; returns how many droppable items were discarded."""
+        with self.cond:
+            self.stopped = True
+            discarded = sum(self.droppable(i) for i in self.items)
+            self.items.clear()
+            self.cond.notify_all()
+        return discarded
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.items or self.stopped)
+                if self.stopped:
+                    return
+                item = self.items.popleft()
+                self.busy = True
+                self.cond.notify_all()
+            try:
+                self.handle(item)
+            except Exception:  # one bad job must not kill the daemon; say so loudly
+                log.exception("%s failed", self.thread.name)
+            finally:
+                with self.cond:
+                    self.busy = False
+                    self.cond.notify_all()
+
 
 class InferenceWorker:
-    """Runs a Classifier on its own thread over a short queue.
-
-    Live sources: a full queue drops its oldest job (counted), so results stay
-    fresh and capture never waits. Lossless sources (files with --no-realtime)
-    wait for room instead.
-    """
+    """Window thread + utterance thread around one Classifier (see module docstring)."""
 
     def __init__(self, classifier: Classifier, on_result: Callable[[Result], None],
                  max_pending: int, lossless: bool) -> None:
         self.classifier, self.on_result = classifier, on_result
-        self.max_pending, self.lossless = max_pending, lossless
-        self._jobs: collections.deque[Job] = collections.deque()
-        self._cond = threading.Condition()
-        self._stop = False
-        self._busy = False
-        self.dropped_windows = 0
-        self.dropped_utterances = 0
         self.done = {"window": 0, "utterance": 0}
-        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+        self._windows = _Stage("inference-windows", self._window, max_pending, lossless,
+                               lambda job: job.kind == "window")
+        self._utterances = _Stage("inference-utterances", self._utterance, max_pending,
+                                  lossless, lambda item: True)
+        self._stages = (self._windows, self._utterances)
 
-    def start(self) -> None:
-        self._thread.start()
+    @property
+    def dropped_windows(self) -> int:
+        return self._windows.dropped
+
+    @property
+    def dropped_utterances(self) -> int:
+        return self._utterances.dropped
 
     @property
     def pending(self) -> int:
-        return len(self._jobs)
+        return len(self._windows.items) + len(self._utterances.items)
+
+    def start(self) -> None:
+        for stage in self._stages:
+            stage.thread.start()
 
     def submit(self, job: Job) -> None:
-        with self._cond:
-            if self.lossless:
-                self._cond.wait_for(lambda: len(self._jobs) < self.max_pending or self._stop)
-            elif len(self._jobs) >= self.max_pending:
-                old = self._jobs.popleft()
-                if old.kind == "window":
-                    self.dropped_windows += 1
-                else:
-                    self.dropped_utterances += 1
-                log.debug("inference behind: dropped %s %d", old.kind, old.utterance_id)
-            self._jobs.append(job)
-            self._cond.notify_all()
+        self._windows.put(job)
+
+    def _window(self, job: Job) -> None:
+        if job.kind == "utterance":
+            self._utterances.put((job, self.classifier.snapshot()))
+            return
+        self.on_result(self.classifier.window(job))
+        self.done["window"] += 1
+
+    def _utterance(self, item: tuple[Job, Stats]) -> None:
+        self.on_result(self.classifier.utterance(*item))
+        self.done["utterance"] += 1
 
     def drain(self, timeout: float) -> bool:
         """Wait until every submitted job is done (end of a lossless file)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._jobs and not self._busy, timeout)
+        for stage in self._stages:
+            with stage.cond:
+                if not stage.cond.wait_for(stage.idle, timeout):
+                    return False
+        return True
 
     def stop(self, timeout: float = 1.0) -> None:
-        """Finish the job in flight, drop the rest."""
-        with self._cond:
-            self._stop = True
-            self.dropped_windows += sum(j.kind == "window" for j in self._jobs)
-            self._jobs.clear()
-            self._cond.notify_all()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._jobs or self._stop)
-                if self._stop:
-                    return
-                job = self._jobs.popleft()
-                self._busy = True
-                self._cond.notify_all()
-            try:
-                self.on_result(self.classifier.classify(job))
-                self.done[job.kind] += 1
-            except Exception:  # one bad window must not kill the daemon; say so loudly
-                log.exception("classifying %s %d failed", job.kind, job.utterance_id)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+        """Finish the jobs in flight, drop the rest (counted)."""
+        self._windows.dropped += self._windows.stop()
+        self._utterances.dropped += self._utterances.stop()
+        for stage in self._stages:
+            stage.thread.join(timeout)

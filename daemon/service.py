@@ -130,10 +130,14 @@ class Daemon:
             assert start is not None and planner is not None
             self.utterance_start = self.planner = None
             if sample - start >= self.config.min_utterance * WORKING_RATE:
+                audio = self.buffer.slice(start, sample)
+                if planner.count == 0:  # shorter than a window: it is its own window
+                    planner.count = 1
+                    self.worker.submit(Job("window", self.utterance_id, start, sample, audio,
+                                           captured))
                 self.utterances += 1
-                self.worker.submit(Job("utterance", self.utterance_id, start, sample,
-                                       self.buffer.slice(start, sample), captured,
-                                       n_windows=planner.count))
+                self.worker.submit(Job("utterance", self.utterance_id, start, sample, audio,
+                                       captured, n_windows=planner.count))
         uid = self.utterance_id
         self.pub.publish(lambda seq, now: VadEvent(seq=seq, time=now, state=boundary.kind,
                                                    t=sample / WORKING_RATE, utterance_id=uid))

@@ -27,6 +27,7 @@ from ccser_core.audio import load_audio
 from ccser_core.events import EmotionEvent, StatusEvent, UtteranceEvent, VadEvent
 from ccser_core.features import extract
 from ccser_core.model import load_model
+from ccser_core.normalisation import apply
 
 SPEECH = [(1.0, 3.5), (5.0, 6.5)]  # seconds, in two_utterances.wav
 
@@ -82,21 +83,33 @@ def test_probabilities_are_valid(replay):
 
 def test_live_features_and_scores_equal_training_code(replay, model_dir, two_utterances):
     """Same samples -> same vector as ccser_core.features.extract; and the probabilities
-    equal an offline replay of the streaming normaliser in the daemon's order."""
+    equal an offline replay of the session normaliser: windows in order, each
+    normalised then added; an utterance normalised with the statistics after its
+    own windows."""
     events, _ = replay
     model = load_model(model_dir)
     y = load_audio(two_utterances)
     normaliser = model.streaming_normaliser()
-    predictions = [e for e in events if isinstance(e, EmotionEvent | UtteranceEvent)]
-    for p in predictions:
+
+    def vector(p):
         a, b = round(p.t_start * SR), round(p.t_end * SR)
         vec = extract(y[a:b], SR, model.feature_config)
         np.testing.assert_array_equal(np.asarray(p.features, dtype=np.float32), vec)
-        x = normaliser.transform(vec)
-        if isinstance(p, EmotionEvent) or p.n_windows == 0:
-            normaliser.update(vec)
-        expected = model.predict_proba(x)[0]
-        np.testing.assert_allclose(list(p.probabilities.values()), expected, atol=1e-6)
+        return vec
+
+    windows, utterances = of(events, EmotionEvent), of(events, UtteranceEvent)
+    stats = {}
+    for w in windows:
+        vec = vector(w)
+        expected = model.predict_proba(normaliser.transform(vec))[0]
+        normaliser.update(vec)
+        stats[w.utterance_id] = normaliser.stats()
+        np.testing.assert_allclose(list(w.probabilities.values()), expected, atol=1e-6)
+    for u in utterances:
+        expected = model.predict_proba(apply(vector(u).astype(np.float64),
+                                             *stats[u.utterance_id]))[0]
+        np.testing.assert_allclose(list(u.probabilities.values()), expected, atol=1e-6)
+        assert u.n_windows == sum(w.utterance_id == u.utterance_id for w in windows)
 
 
 def test_stdin_pcm_source(model_dir, two_utterances, tmp_path):
