@@ -68,6 +68,8 @@ def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any]) ->
     card = {**card, "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest()}
     _check_card(card, folder / CARD_NAME)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    old = folder.with_name(f".{folder.name}.old")
+    moved_aside = False
     try:
         (tmp / ONNX_NAME).write_bytes(onnx_bytes)
         (tmp / CARD_NAME).write_text(json.dumps(card, indent=1) + "\n")
@@ -75,16 +77,18 @@ def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any]) ->
         for p in extra:  # keep other files (e.g. the confusion-matrix PNG) next to the model
             if p.name not in (ONNX_NAME, CARD_NAME):
                 shutil.copy2(p, tmp / p.name)
-        old = folder.with_name(f".{folder.name}.old")
         if folder.exists():
             if old.exists():
                 shutil.rmtree(old)
             os.replace(folder, old)
+            moved_aside = True
         os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if moved_aside and not folder.exists():
+            os.replace(old, folder)  # put the previous model back where it was
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass

@@ -196,9 +196,8 @@ def _failing_replace(monkeypatch, fail_on_call):
 @pytest.mark.parametrize("fail_on_call", [1, 2], ids=["moving-old-aside", "moving-new-in"])
 def test_a_failed_write_keeps_the_old_model_and_leaves_no_temp_folders(
         folder, trained, monkeypatch, fail_on_call):
-    """The docstring of write_model_folder promises this. Failing on the second
-    os.replace (new folder into place) currently leaves the old model moved aside
-    as .m1.old and nothing at m1: the except branch does not move it back."""
+    """Failing on the second os.replace (new folder into place) must move the old
+    model back from .m1.old, not leave nothing at m1."""
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     _failing_replace(monkeypatch, fail_on_call)
     with pytest.raises(OSError, match="disk full"):
