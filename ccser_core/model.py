@@ -159,6 +159,9 @@ def load_model(folder: str | Path) -> LoadedModel:
             f"{card_path}: feature fingerprint {card['feature_fingerprint']} is not reproduced "
             f"by this installation ({fingerprint(config)}); the features would differ from "
             "training (different ccser feature code or librosa version)")
+    if card["sample_rate"] != config.sample_rate:
+        raise ModelError(f"{card_path}: sample_rate {card['sample_rate']} but its feature_config "
+                         f"works at {config.sample_rate} Hz")
     n_features = len(feature_names(config))
     if card["n_features"] != n_features:
         raise ModelError(f"{card_path}: n_features {card['n_features']} but its feature_config "
