@@ -13,7 +13,7 @@ DEFAULT_EMOTIONS = "AHNS"
 DEFAULT_MODELS = "svc"
 DEFAULT_NORM = "speaker"
 DEFAULT_NORM_SCOPE = "selected"
-DEFAULT_PRIOR_WEIGHT = 5.0
+DEFAULT_PRIOR_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
