@@ -125,6 +125,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     for aug in args.augment:
         if aug not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {aug!r}; choose from {', '.join(AUGMENTATIONS)}")
+    if args.report is not None and args.report.is_dir():  # checked before the run replaces a model
+        raise ValueError(f"--report {args.report} is a folder; give a file, e.g. "
+                         f"{args.report / 'report.json'}")
     for name, value in (("--folds", args.folds), ("--jobs", args.jobs)):
         if value < 1 or (name == "--folds" and value < 2):
             raise ValueError(f"{name} must be at least {2 if name == '--folds' else 1}")
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = run(cfg)
-    except CcserError as exc:
+    except (CcserError, OSError) as exc:  # OSError: e.g. an unwritable cache or output folder
         print(f"ccser-train: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -165,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(results_table(report))
     if cfg.report:
-        atomic_write_text(cfg.report, json.dumps(report, indent=1) + "\n")
+        try:
+            atomic_write_text(cfg.report, json.dumps(report, indent=1) + "\n")
+        except OSError as exc:
+            print(f"ccser-train: error: cannot write report {cfg.report} ({exc.strerror or exc})",
+                  file=sys.stderr)
+            return 1
         print(f"report: {cfg.report}")
     if "export" in report:
         print(f"model: {report['export']['output']}")
