@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -54,6 +55,9 @@ def run(config: DaemonConfig, stop: threading.Event) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Small matrices: BLAS thread pools only add wake-up latency and CPU (set before numpy).
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, format="ccserd %(levelname)s: %(message)s",
                         level=logging.INFO)

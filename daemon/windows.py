@@ -9,32 +9,46 @@ class StreamBuffer:
     """Recent stream audio addressed by absolute sample index (0 = stream start).
 
     Keeps only what the current utterance or the pre-roll may still need, so
-    memory stays bounded however long the daemon runs.
+    memory stays bounded however long the daemon runs. Appends are amortised
+    O(block): storage doubles when full and is compacted only when half unused.
     """
 
-    def __init__(self) -> None:
-        self.base = 0  # absolute index of self._data[0]
-        self._data = np.zeros(0, dtype=np.float32)
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self.base = 0  # absolute index of the first kept sample
+        self._store = np.zeros(capacity, dtype=np.float32)
+        self._head = 0  # position of `base` in _store
+        self._size = 0
 
     @property
     def end(self) -> int:
         """Absolute index one past the newest sample."""
-        return self.base + len(self._data)
+        return self.base + self._size
 
     def append(self, samples: np.ndarray) -> None:
-        self._data = np.concatenate([self._data, np.asarray(samples, dtype=np.float32)])
+        n = len(samples)
+        if self._head + self._size + n > len(self._store):
+            capacity = len(self._store)
+            while self._size + n > capacity // 2:
+                capacity *= 2
+            store = np.zeros(capacity, dtype=np.float32)
+            store[: self._size] = self._store[self._head : self._head + self._size]
+            self._store, self._head = store, 0
+        tail = self._head + self._size
+        self._store[tail : tail + n] = samples
+        self._size += n
 
     def slice(self, start: int, stop: int) -> np.ndarray:
         """Copy of samples [start, stop); IndexError if they were discarded or not yet seen."""
         if start < self.base or stop > self.end or start > stop:
             raise IndexError(f"samples [{start}, {stop}) not in buffer [{self.base}, {self.end})")
-        return self._data[start - self.base : stop - self.base].copy()
+        offset = self._head - self.base
+        return self._store[start + offset : stop + offset].copy()
 
     def discard_before(self, index: int) -> None:
-        cut = min(max(index - self.base, 0), len(self._data))
-        if cut:
-            self._data = self._data[cut:]
-            self.base += cut
+        cut = min(max(index - self.base, 0), self._size)
+        self._head += cut
+        self._size -= cut
+        self.base += cut
 
 
 class WindowPlanner:

@@ -57,3 +57,13 @@ def test_buffer_addresses_absolute_samples():
     assert buf.slice(8, 12).tolist() == [8, 9, 10, 11]
     with pytest.raises(IndexError):
         buf.slice(2, 6)
+
+
+def test_buffer_grows_and_compacts_without_losing_samples():
+    buf = StreamBuffer(capacity=8)
+    stream = np.arange(1000, dtype=np.float32)
+    for i in range(0, 1000, 7):
+        buf.append(stream[i:i + 7])
+        buf.discard_before(buf.end - 30)
+        assert buf.slice(buf.base, buf.end).tolist() == stream[buf.base:buf.end].tolist()
+    assert buf.end == 1000
