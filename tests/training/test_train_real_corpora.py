@@ -1,0 +1,34 @@
+"""ccser-train on the real corpora (skipped without $CCSER_CORPORA): trained on RAVDESS,
+angry vs sad transfers to German EmoDB well above chance, in block and streaming mode.
+One cold run (~30 s): it extracts into a fresh cache, as CI would."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ccser_core.model import load_model
+
+pytestmark = [pytest.mark.corpora, pytest.mark.slow]
+
+
+def test_ravdess_to_emodb_angry_sad(corpora_dir, tmp_path):
+    report_path, model = tmp_path / "as.json", tmp_path / "model"
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ccser-train"), "--train", "ravdess", "--test", "emodb",
+         "--emotions", "AS", "--corpus-dir", str(corpora_dir), "--cache-dir", str(tmp_path / "c"),
+         "--output", str(model), "--report", str(report_path), "--jobs", "2", "--quiet"],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(report_path.read_text())
+    emodb = report["results"]["emodb"]
+    assert report["n_train"] == 384  # 192 angry + 192 sad RAVDESS files
+    assert emodb["n_test"] == 127 + 62
+    assert emodb["uar"] > 0.75 and emodb["uar_ci95"][0] > emodb["chance_uar"]
+    assert emodb["uar_streaming"] > 0.7
+    assert report["n_unreadable"] == {"ravdess": 0, "emodb": 0}
+    card = load_model(model).card
+    assert card["metrics"]["test"]["emodb"]["uar"] == emodb["uar"]
+    assert card["training"]["corpora"][0]["n_files"] == 384
