@@ -65,6 +65,8 @@ def load_corpus(name: str, corpus_dir: Path | None, overrides: dict[str, Path],
     ex = extract_files([u.path for u in scope], cache, jobs=jobs, quiet=quiet, desc=name)
     for msg in ex.errors[:5]:
         log.warning("unreadable: %s", msg)
+    if len(ex.errors) > 5:
+        log.warning("skipped %d more unreadable files of %s", len(ex.errors) - 5, name)
     ok_utts = [u for u, ok in zip(scope, ex.ok, strict=True) if ok]
     sel = np.array([u in chosen for u in ok_utts], dtype=bool)
     utts = tuple(u for u in ok_utts if u in chosen)
