@@ -217,3 +217,32 @@ def test_corpus_speech(model_dir, tmp_path):
         a, b = round(p.t_start * SR), round(p.t_end * SR)
         np.testing.assert_array_equal(np.asarray(p.features, dtype=np.float32),
                                       extract(y[a:b], SR, model.feature_config))
+
+
+def test_ccser_listen_json_count(model_dir, two_utterances):
+    import json
+    import subprocess
+    import sys
+
+    address = free_address()
+    listen = subprocess.Popen([sys.executable, "-m", "daemon.listen_cli", "--connect", address,
+                               "--json", "--count", "4", "--timeout", "30"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = ccserd("--model", str(model_dir), "--source", str(two_utterances), "--no-realtime",
+                  "--publish", address, "--wait-subscribers", "1")
+    out, err = listen.communicate(timeout=60)
+    proc.communicate(timeout=60)
+    assert listen.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 4 and [d["seq"] for d in lines] == [0, 1, 2, 3]
+    assert lines[0]["type"] == "status"
+
+
+def test_ccser_listen_human_lines():
+    from ccser_core.events import EmotionEvent, VadEvent
+    from daemon.listen_cli import human
+
+    e = EmotionEvent(seq=0, time=0.0, t_start=1.0, t_end=3.0, utterance_id=2, emotion="sad",
+                     confidence=0.7, probabilities={"sad": 0.7, "happy": 0.3}, model_id="m")
+    assert "sad  70%" in human(e) and "#2" in human(e)
+    assert "start" in human(VadEvent(seq=1, time=0.0, state="start", t=1.0, utterance_id=2))

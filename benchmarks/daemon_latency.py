@@ -1,0 +1,158 @@
+"""Daemon latency, CPU, memory and throughput on real corpus speech.
+
+    CCSER_CORPORA=../shared/corpora python benchmarks/daemon_latency.py [--seconds 60]
+
+Replays corpus utterances (separated by silence) through a real `ccserd`
+subprocess with a file source, in real time and then with --no-realtime, and
+subscribes with the real client over loopback TCP. Latency of a window is
+subscriber receipt time minus the wall time at which its last sample was
+delivered (stream start + t_end). Targets: p95 <= 30 ms, CPU <= 15 % of a
+core at real time, peak RSS <= 200 MB, >= 50x real time with --no-realtime.
+Writes the "## Daemon" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests" / "daemon"))
+from daemon_helpers import Collector, build_model, free_address  # noqa: E402
+from results_md import machine, update_section  # noqa: E402
+
+from ccser_core.audio import WORKING_RATE, load_audio  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def replay_file(corpora: Path, seconds: float, out: Path) -> float:
+    """Alternate emodb and ravdess utterances with 1 s of quiet noise, up to `seconds`."""
+    files = sorted((corpora / "emodb" / "wav").glob("*.flac"))[::7] + \
+        sorted((corpora / "ravdess").glob("Actor_*/*.flac"))[::11]
+    rng = np.random.default_rng(0)
+    rng.shuffle(files)
+    parts, total = [], 0.0
+    for f in files:
+        y = load_audio(f)
+        parts += [y, (3e-4 * rng.normal(size=WORKING_RATE)).astype(np.float32)]
+        total += len(y) / WORKING_RATE + 1.0
+        if total >= seconds:
+            break
+    sf.write(str(out), np.concatenate(parts), WORKING_RATE, subtype="PCM_16")
+    return total
+
+
+class ProcMonitor:
+    """Samples /proc/<pid> CPU ticks and VmHWM (peak RSS) every 0.1 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.cpu_s, self.peak_mb = pid, 0.0, 0.0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                stat = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                self.cpu_s = (int(stat[11]) + int(stat[12])) / TICK
+                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_mb = int(line.split()[1]) / 1024
+            except (OSError, IndexError):
+                return
+            time.sleep(0.1)
+
+
+def run(model: Path, wav: Path, realtime: bool) -> dict:
+    address = free_address()
+    collector = Collector(address, timeout_s=60)
+    args = [sys.executable, "-m", "daemon.cli", "--model", str(model), "--source", str(wav),
+            "--publish", address, "--wait-subscribers", "1", "--log-level", "WARNING"]
+    proc = subprocess.Popen(args + ([] if realtime else ["--no-realtime"]),
+                            stderr=subprocess.PIPE, text=True)
+    monitor = ProcMonitor(proc.pid)
+    received: dict[int, float] = {}
+    cpu_at_start = wall_at_start = None
+    while proc.poll() is None or len(received) < len(collector.events):
+        for event in collector.events[len(received):]:
+            received[event.seq] = time.time()  # polled every 1 ms: receipt within ~1 ms
+            if event.type == "status" and event.state == "running" and cpu_at_start is None:
+                cpu_at_start, wall_at_start = monitor.cpu_s, time.monotonic()
+        if proc.poll() is not None and len(received) >= len(collector.events):
+            break
+        time.sleep(0.001)
+    cpu_end, wall_end = monitor.cpu_s, time.monotonic()
+    _, err = proc.communicate()
+    events = collector.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"ccserd failed ({proc.returncode}):\n{err}")
+    final = events[-1]
+    start = final.stream_start_time
+    windows = [e for e in events if e.type == "emotion"]
+    latency = np.array([received[e.seq] - (start + e.t_end) for e in windows]) * 1000
+    return {
+        "audio_s": final.audio_s, "windows": len(windows),
+        "utterances": sum(e.type == "utterance" for e in events),
+        "dropped": final.dropped_windows + final.dropped_messages, "overflows": final.overflows,
+        "latency_p50": float(np.percentile(latency, 50)) if len(latency) else float("nan"),
+        "latency_p95": float(np.percentile(latency, 95)) if len(latency) else float("nan"),
+        "latency_max": float(latency.max()) if len(latency) else float("nan"),
+        "cpu_pct": 100 * (cpu_end - cpu_at_start) / max(wall_end - wall_at_start, 1e-9),
+        "wall_s": wall_end - wall_at_start, "peak_mb": monitor.peak_mb,
+        "speed": final.audio_s / max(wall_end - wall_at_start, 1e-9),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=60.0, help="audio to replay")
+    p.add_argument("--model", type=Path, default=ROOT / "exported_models" / "default")
+    args = p.parse_args()
+    corpora = os.environ.get("CCSER_CORPORA")
+    if not corpora:
+        p.error("set CCSER_CORPORA to the folder holding ravdess/ and emodb/")
+    with tempfile.TemporaryDirectory() as tmp:
+        model, note = args.model, f"`{args.model.relative_to(ROOT)}`" \
+            if args.model.is_relative_to(ROOT) else str(args.model)
+        if not (model / "model.onnx").exists():
+            model = build_model(Path(tmp) / "model")
+            note = "synthetic test model (exported_models/default not present)"
+        wav = Path(tmp) / "replay.wav"
+        total = replay_file(Path(corpora), args.seconds, wav)
+        rt = run(model, wav, realtime=True)
+        fast = run(model, wav, realtime=False)
+    rows = [
+        ("p95 latency, window end -> subscriber", f"{rt['latency_p95']:.1f} ms", "<= 30 ms"),
+        ("p50 / max latency", f"{rt['latency_p50']:.1f} / {rt['latency_max']:.1f} ms", ""),
+        ("CPU at real time", f"{rt['cpu_pct']:.1f} % of one core", "<= 15 %"),
+        ("peak RSS", f"{max(rt['peak_mb'], fast['peak_mb']):.0f} MB", "<= 200 MB"),
+        ("speed with --no-realtime", f"{fast['speed']:.0f}x real time", ">= 50x"),
+        ("windows / utterances / dropped / overflows",
+         f"{rt['windows']} / {rt['utterances']} / {rt['dropped']} / {rt['overflows']}", ""),
+    ]
+    table = "| measure | result | target |\n| --- | --- | --- |\n" + "\n".join(
+        f"| {a} | {b} | {c} |" for a, b, c in rows)
+    body = (f"{total:.0f} s of corpus speech (emodb + ravdess utterances, 1 s gaps) replayed "
+            f"through `ccserd --source` and received by `ccser_core.client.subscribe` over "
+            f"loopback TCP; model: {note}; window 2.0 s, hop 0.5 s.\n\n{table}\n\n"
+            f"Machine: {machine()}.\n\n"
+            "Command: `CCSER_CORPORA=../shared/corpora python benchmarks/daemon_latency.py`.")
+    print(body)
+    update_section("Daemon", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
