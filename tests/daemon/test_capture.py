@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -167,3 +168,17 @@ def test_stream_resampler_is_continuous():
     out = np.concatenate(parts + [resampler(np.zeros(0, np.float32), last=True)])
     assert abs(len(out) - len(y)) <= 2
     np.testing.assert_allclose(out[1000:-1000], y[1000:len(out) - 1000], atol=2e-2)
+
+
+def test_no_input_device_at_all(monkeypatch):
+    monkeypatch.setattr(sd, "query_devices", lambda: FAKE_DEVICES[:1])
+    monkeypatch.setattr(sd, "default", types.SimpleNamespace(device=(-1, -1)))
+    with pytest.raises(DeviceError, match="(?s)no input device found.*no input devices found"):
+        resolve_device(None)
+
+
+def test_list_devices_cli(fake_sd, capsys):
+    from daemon.cli import main
+
+    assert main(["--list-devices"]) == 0
+    assert "1: Fake USB Mic (1 ch, 48000 Hz)" in capsys.readouterr().out
