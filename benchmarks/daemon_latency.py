@@ -34,6 +34,7 @@ from results_md import machine, update_section  # noqa: E402
 from ccser_core.audio import WORKING_RATE, load_audio  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
+WINDOW_S = 2.0  # ccserd's default --window
 
 
 def replay_file(corpora: Path, seconds: float, out: Path) -> float:
@@ -100,8 +101,15 @@ def run(model: Path, wav: Path, realtime: bool) -> dict:
     final = events[-1]
     start = final.stream_start_time
     windows = [e for e in events if e.type == "emotion"]
-    latency = np.array([received[e.seq] - (start + e.t_end) for e in windows]) * 1000
+    # Sliding windows are sent when their audio is complete; the last window of a
+    # short utterance only once the hangover has closed it, so it is reported apart.
+    sliding = [e for e in windows if e.t_end - e.t_start >= WINDOW_S - 1e-6]
+    latency = np.array([received[e.seq] - (start + e.t_end) for e in sliding]) * 1000
+    closing = [received[e.seq] - (start + e.t_end) for e in events
+               if e.type == "utterance"]
     return {
+        "sliding": len(sliding),
+        "utterance_p50": 1000 * float(np.median(closing)) if closing else float("nan"),
         "audio_s": final.audio_s, "windows": len(windows),
         "utterances": sum(e.type == "utterance" for e in events),
         "dropped": final.dropped_windows + final.dropped_messages, "overflows": final.overflows,
@@ -134,13 +142,16 @@ def main() -> int:
         rt = run(model, wav, realtime=True)
         fast = run(model, wav, realtime=False)
     rows = [
-        ("p95 latency, window end -> subscriber", f"{rt['latency_p95']:.1f} ms", "<= 30 ms"),
+        ("p95 latency, sliding-window end -> subscriber", f"{rt['latency_p95']:.1f} ms", "<= 30 ms"),
         ("p50 / max latency", f"{rt['latency_p50']:.1f} / {rt['latency_max']:.1f} ms", ""),
+        ("utterance event after speech end, p50 (includes 300 ms hangover)",
+         f"{rt['utterance_p50']:.0f} ms", ""),
         ("CPU at real time", f"{rt['cpu_pct']:.1f} % of one core", "<= 15 %"),
         ("peak RSS", f"{max(rt['peak_mb'], fast['peak_mb']):.0f} MB", "<= 200 MB"),
         ("speed with --no-realtime", f"{fast['speed']:.0f}x real time", ">= 50x"),
-        ("windows / utterances / dropped / overflows",
-         f"{rt['windows']} / {rt['utterances']} / {rt['dropped']} / {rt['overflows']}", ""),
+        ("windows (sliding) / utterances / dropped / overflows",
+         f"{rt['windows']} ({rt['sliding']}) / {rt['utterances']} / {rt['dropped']} / "
+         f"{rt['overflows']}", ""),
     ]
     table = "| measure | result | target |\n| --- | --- | --- |\n" + "\n".join(
         f"| {a} | {b} | {c} |" for a, b, c in rows)

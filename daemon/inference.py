@@ -199,10 +199,11 @@ class InferenceWorker:
         self.done["window"] += 1
 
     def _utterance(self, item: tuple[Job, Stats]) -> None:
-        # Start between windows: both threads share the GIL, and windows are the
-        # latency-critical path. (A window never waits more than one utterance.)
-        with self._windows.cond:
-            self._windows.cond.wait_for(self._windows.idle, timeout=1.0)
+        # Live: start between windows, since both threads share the GIL and windows
+        # are the latency-critical path. Lossless replay wants throughput instead.
+        if not self._windows.lossless:
+            with self._windows.cond:
+                self._windows.cond.wait_for(self._windows.idle, timeout=0.5)
         self.on_result(self.classifier.utterance(*item))
         self.done["utterance"] += 1
 
