@@ -206,8 +206,7 @@ class Daemon:
             if self.resampler.in_rate != WORKING_RATE:  # the resampler's last samples
                 self.process(Block(np.zeros(0, dtype=np.float32), time.time()), last=True)
             self.finish_stream()
-            if self.source.lossless:
-                self.worker.drain(timeout=60.0)
+            self.worker.drain(timeout=60.0 if self.source.lossless else 2.0)
         self.worker.stop()
         error = getattr(self.source, "error", None)
         self.status("stopping", error or ("end of source" if ended else "signal"))
