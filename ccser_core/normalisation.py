@@ -35,13 +35,36 @@ class Prior:
                    float(d["weight"]))
 
 
-def fit_prior(X: np.ndarray, groups: np.ndarray, weight: float) -> Prior:
-    """Prior from training data: average over speakers of their mean and variance."""
+def balanced_stats(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance with each label given equal total weight.
+
+    For labelled (training) speakers only: a speaker who recorded more angry
+    than sad files would otherwise get an angry-shifted reference, and a live
+    session's reference is a mix of emotions, not that corpus's recording plan.
+    """
+    _, inv, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inv]
+    w /= w.sum()
+    mean = w @ X
+    return mean, w @ (X - mean) ** 2
+
+
+def _speaker_stats(X: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if labels is None:
+        return X.mean(axis=0), X.var(axis=0)
+    return balanced_stats(X, labels)
+
+
+def fit_prior(X: np.ndarray, groups: np.ndarray, weight: float,
+              labels: np.ndarray | None = None) -> Prior:
+    """Prior from training data: average over speakers of their mean and variance
+    (class-balanced per speaker when `labels` are given, matching the training side)."""
     means, vars_ = [], []
     for g in np.unique(groups):
-        rows = X[groups == g]
-        means.append(rows.mean(axis=0))
-        vars_.append(rows.var(axis=0))
+        rows = groups == g
+        m, v = _speaker_stats(X[rows], None if labels is None else labels[rows])
+        means.append(m)
+        vars_.append(v)
     return Prior(np.mean(means, axis=0), np.mean(vars_, axis=0), float(weight))
 
 
@@ -74,12 +97,19 @@ class SpeakerNormaliser:
     def __init__(self, prior: Prior | None = None) -> None:
         self.prior = prior
 
-    def transform(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    def transform(self, X: np.ndarray, groups: np.ndarray,
+                  labels: np.ndarray | None = None) -> np.ndarray:
+        """`labels` (training side only, no prior) make each group's statistics
+        class-balanced (see `balanced_stats`)."""
+        if labels is not None and self.prior is not None:
+            raise ValueError("class-balanced statistics are for training groups, without a prior")
         out = np.empty(X.shape, dtype=np.float32)
         groups = np.asarray(groups)
         for g in np.unique(groups):
             rows = groups == g
-            out[rows] = apply(X[rows], *pooled_stats(X[rows], self.prior))
+            stats = pooled_stats(X[rows], self.prior) if labels is None else \
+                balanced_stats(X[rows], np.asarray(labels)[rows])
+            out[rows] = apply(X[rows], *stats)
         return out
 
 

@@ -2,8 +2,10 @@
 chosen emotions, cached extraction, and per-speaker normalisation.
 
 Normalisation statistics come from every usable file of a speaker in
-`norm_scope` (the chosen-emotion files, or all the speaker's files), never
-from labels; the model only ever sees normalised vectors.
+`norm_scope` (the chosen-emotion files, or all the speaker's files); the model
+only ever sees normalised vectors. Test speakers are unlabelled, so their
+statistics are plain; training speakers' statistics (and the prior) give each
+emotion equal weight, so a corpus's recording plan does not shift them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class CorpusData:
     utterances: tuple[Utterance, ...]  # selected rows, in order
     n_failed: int
     problems: tuple[str, ...]
+    scope_emotions: np.ndarray | None = None  # emotion name per scope row
 
 
 def select(listing: CorpusListing, emotions: tuple[str, ...]) -> list[Utterance]:
@@ -78,14 +81,27 @@ def load_corpus(name: str, corpus_dir: Path | None, overrides: dict[str, Path],
                           f"({len(ex.errors)} unreadable)")
     group_of = (lambda u: u.corpus) if norm == "corpus" else (lambda u: u.speaker)
     groups = np.array([group_of(u) for u in ok_utts])
-    return CorpusData(name, ex.X, groups, sel, y, utts, len(ex.errors), listing.problems)
+    emotions_ok = np.array([u.emotion for u in ok_utts])
+    return CorpusData(name, ex.X, groups, sel, y, utts, len(ex.errors), listing.problems,
+                      emotions_ok)
 
 
-def normalise_adaptive(data: CorpusData, norm: str, prior: Prior | None) -> np.ndarray:
-    """Selected rows, each speaker normalised by statistics of all its scope files."""
+def _labels(data: CorpusData) -> np.ndarray:
+    if data.scope_emotions is not None:
+        return data.scope_emotions
+    if data.sel.all():
+        return data.y
+    raise ValueError(f"corpus {data.name}: class-balanced statistics need scope_emotions")
+
+
+def normalise_adaptive(data: CorpusData, norm: str, prior: Prior | None,
+                       balanced: bool = False) -> np.ndarray:
+    """Selected rows, each speaker normalised by statistics of all its scope files
+    (class-balanced if `balanced`: labelled training data only, no prior)."""
     if norm == "train":
         return data.X_scope[data.sel]
-    return SpeakerNormaliser(prior).transform(data.X_scope, data.groups)[data.sel]
+    labels = _labels(data) if balanced else None
+    return SpeakerNormaliser(prior).transform(data.X_scope, data.groups, labels)[data.sel]
 
 
 def normalise_streaming(data: CorpusData, norm: str, prior: Prior | None,
@@ -97,16 +113,19 @@ def normalise_streaming(data: CorpusData, norm: str, prior: Prior | None,
     return streaming_transform(data.X_scope, data.groups, prior, seed)[data.sel]
 
 
-def training_matrix(parts: list[CorpusData], norm: str,
-                    prior_weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, Prior | None]:
+def training_matrix(parts: list[CorpusData], norm: str, prior_weight: float,
+                    balanced: bool = True,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Prior | None]:
     """Pooled training rows (normalised per speaker, no prior), labels, speaker groups,
-    and the prior for unseen speakers (None when the pipeline's scaler normalises)."""
-    X = np.vstack([normalise_adaptive(p, norm, None) for p in parts])
+    and the prior for unseen speakers (None when the pipeline's scaler normalises).
+    `balanced`: class-balanced speaker statistics and prior (+4 UAR points AS E->R)."""
+    X = np.vstack([normalise_adaptive(p, norm, None, balanced) for p in parts])
     y = np.concatenate([p.y for p in parts])
     # CV groups are always speakers, even when `norm` groups rows by corpus.
     groups = np.array([u.speaker for p in parts for u in p.utterances])
     prior = None
     if norm != "train":
+        labels = np.concatenate([_labels(p) for p in parts]) if balanced else None
         prior = fit_prior(np.vstack([p.X_scope for p in parts]),
-                          np.concatenate([p.groups for p in parts]), prior_weight)
+                          np.concatenate([p.groups for p in parts]), prior_weight, labels)
     return X, y, groups, prior

@@ -140,3 +140,13 @@ def test_prior_round_trips_through_dict_and_json(prior):
     np.testing.assert_array_equal(again.var, prior.var)
     assert again.weight == prior.weight
     assert again.mean.dtype == again.var.dtype == np.float64
+
+
+def test_balanced_stats_give_each_label_equal_weight():
+    from ccser_core.normalisation import balanced_stats
+
+    X = np.array([[0.0], [4.0], [4.0], [4.0]])
+    mean, var = balanced_stats(X, np.array(["a", "b", "b", "b"]))
+    assert mean[0] == pytest.approx(2.0) and var[0] == pytest.approx(4.0)
+    prior = fit_prior(X, np.zeros(4), 2.0, labels=np.array(["a", "b", "b", "b"]))
+    assert prior.mean[0] == pytest.approx(2.0)
