@@ -45,6 +45,8 @@ def run(config: DaemonConfig, stop: threading.Event) -> int:
                      config.publish)
             if not publisher.wait_for_subscribers(config.wait_subscribers,
                                                   config.wait_timeout, stop):
+                if stop.is_set():
+                    return 0
                 log.warning("only %d subscriber(s) after %.0f s; starting anyway",
                             publisher.subscribers, config.wait_timeout)
         if config.start_delay > 0:

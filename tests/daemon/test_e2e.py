@@ -193,6 +193,7 @@ def test_sd_notify_ready_and_stopping(model_dir, two_utterances, tmp_path):
             pass
     assert proc.returncode == 0
     assert any(m.startswith("READY=1") for m in messages)
+    assert "WATCHDOG=1" in messages
     assert messages[-1] == "STOPPING=1"
 
 
