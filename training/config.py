@@ -10,10 +10,10 @@ from training.search import SearchSettings
 
 #: Defaults chosen by measurement (benchmarks/cross_corpus.py, benchmarks/RESULTS.md).
 DEFAULT_EMOTIONS = "AHNS"
-DEFAULT_MODELS = "svc"
+DEFAULT_MODELS = "logreg"
 DEFAULT_NORM = "speaker"
 DEFAULT_NORM_SCOPE = "selected"
-DEFAULT_PRIOR_WEIGHT = 2.0
+DEFAULT_PRIOR_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class TrainConfig:
     norm: str = DEFAULT_NORM
     norm_scope: str = DEFAULT_NORM_SCOPE
     prior_weight: float = DEFAULT_PRIOR_WEIGHT
-    models: tuple[str, ...] = ("svc",)
+    models: tuple[str, ...] = (DEFAULT_MODELS,)
     cv: str = "speaker"
     search: SearchSettings = field(default_factory=SearchSettings)
     augment: tuple[str, ...] = ()
