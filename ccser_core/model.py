@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,15 @@ REQUIRED_KEYS = (
     "schema_version", "model_id", "emotions", "feature_config", "feature_fingerprint",
     "n_features", "sample_rate", "normalisation", "onnx_sha256", "ccser_version",
 )
+
+
+def default_model_dir() -> Path:
+    """The shipped default model: in the source tree, else where `pip install .` put it
+    (data files under `<prefix>/share/ccser/exported_models/default`)."""
+    in_tree = Path(__file__).resolve().parents[1] / "exported_models" / "default"
+    if in_tree.is_dir():
+        return in_tree
+    return Path(sys.prefix) / "share" / "ccser" / "exported_models" / "default"
 
 
 def sha256_file(path: Path) -> str:
@@ -68,6 +78,9 @@ def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any]) ->
     card = {**card, "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest()}
     _check_card(card, folder / CARD_NAME)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700; a model folder is for everyone to read
     old = folder.with_name(f".{folder.name}.old")
     moved_aside = False
     try:

@@ -18,19 +18,15 @@ import numpy as np
 from ccser_core.audio import load_audio
 from ccser_core.errors import CcserError
 from ccser_core.features import extract
-from ccser_core.model import load_model
+from ccser_core.model import default_model_dir, load_model
 from ccser_core.normalisation import SpeakerNormaliser, StreamingNormaliser
-
-
-def default_model() -> Path:
-    return Path(__file__).resolve().parents[1] / "exported_models" / "default"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ccser-predict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", type=Path, help="WAV or FLAC files (any rate, mono/stereo)")
-    p.add_argument("--model", type=Path, default=default_model(),
+    p.add_argument("--model", type=Path, default=default_model_dir(),
                    help="model folder with model.onnx + model.json (default %(default)s)")
     p.add_argument("--stream", action="store_true",
                    help="normalise each file with only the files before it (live behaviour)")
