@@ -75,6 +75,15 @@ class ProcMonitor:
             time.sleep(0.1)
 
 
+def library_floor_mb() -> float:
+    """Peak RSS of a process that only imports the feature stack and runs one extract:
+    the part of the daemon's memory that its own code does not decide."""
+    code = ("import numpy as np; from ccser_core.features import FeatureConfig, extract; "
+            "extract(np.zeros(32000, np.float32), 16000, FeatureConfig())")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    return os.wait4(proc.pid, 0)[2].ru_maxrss / 1024
+
+
 def run(model: Path, wav: Path, realtime: bool) -> dict:
     address = free_address()
     collector = Collector(address, timeout_s=60)
@@ -148,6 +157,8 @@ def main() -> int:
          f"{rt['utterance_p50']:.0f} ms", ""),
         ("CPU at real time", f"{rt['cpu_pct']:.1f} % of one core", "<= 15 %"),
         ("peak RSS", f"{max(rt['peak_mb'], fast['peak_mb']):.0f} MB", "<= 200 MB"),
+        ("  of which `import` + one `extract` alone (numpy, scipy, librosa, numba)",
+         f"{library_floor_mb():.0f} MB", ""),
         ("speed with --no-realtime", f"{fast['speed']:.0f}x real time", ">= 50x"),
         ("windows (sliding) / utterances / dropped / overflows",
          f"{rt['windows']} ({rt['sliding']}) / {rt['utterances']} / {rt['dropped']} / "
@@ -158,7 +169,8 @@ def main() -> int:
     body = (f"{total:.0f} s of corpus speech (emodb + ravdess utterances, 1 s gaps) replayed "
             f"through `ccserd --source` and received by `ccser_core.client.subscribe` over "
             f"loopback TCP; model: {note}; window 2.0 s, hop 0.5 s.\n\n{table}\n\n"
-            f"Machine: {machine()}.\n\n"
+            f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end (the "
+            "machine is shared, so latency and speed vary from run to run).\n\n"
             "Command: `CCSER_CORPORA=../shared/corpora python benchmarks/daemon_latency.py`.")
     print(body)
     update_section("Daemon", body)
