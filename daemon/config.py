@@ -105,12 +105,9 @@ _HELP = {
 
 
 def _field_types() -> dict[str, type]:
-    types = {"model": Path, "source": str, "device": str, "device_rate": int, "log_level": str,
-             "publish": str}
-    for f in fields(DaemonConfig):
-        if f.name not in types:
-            types[f.name] = type(f.default)
-    return types
+    """Field name -> the type a flag or TOML value must have, in declaration order."""
+    special = {"model": Path, "source": str, "device": str, "device_rate": int}
+    return {f.name: special.get(f.name, type(f.default)) for f in fields(DaemonConfig)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,13 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
                "Flags override the file.")
     p.add_argument("--config", type=Path, help=f"TOML config file (default {DEFAULT_CONFIG})")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    defaults = DaemonConfig()
     for name, kind in _field_types().items():
         flag = "--" + name.replace("_", "-")
+        default = getattr(defaults, name)
+        text = _HELP[name] + ("" if default is None else f" (default: {default})")
         if kind is bool:
             p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
-                           default=None, help=_HELP[name])
+                           default=None, help=text)
         else:
-            p.add_argument(flag, dest=name, type=kind, default=None, help=_HELP[name])
+            p.add_argument(flag, dest=name, type=kind, default=None, help=text)
     return p
 
 
