@@ -181,6 +181,9 @@ class MicSource:
     """sounddevice InputStream; the callback only copies into the queue."""
 
     lossless = False
+    #: Seconds without a callback after which a running stream counts as lost
+    #: (some host APIs keep a stream "active" when the device disappears).
+    stall_s = 2.0
 
     def __init__(self, device: str | None, rate: int | None, block_ms: int) -> None:
         self.index, info = resolve_device(device)
@@ -189,6 +192,7 @@ class MicSource:
         self.blocksize = max(1, self.rate * block_ms // 1000)
         self._stream = None
         self._out: BlockQueue | None = None
+        self._last = 0.0
         self.error: str | None = None
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: object,
@@ -196,6 +200,7 @@ class MicSource:
         assert self._out is not None
         if status and getattr(status, "input_overflow", False):
             self._out.overflows += 1
+        self._last = time.monotonic()
         self._out.offer(Block(indata[:, 0].copy(), time.time()))
 
     def start(self, out: BlockQueue) -> None:
@@ -203,6 +208,7 @@ class MicSource:
         import sounddevice as sd
 
         self._out = out
+        self._last = time.monotonic()
         try:
             self._stream = sd.InputStream(device=self.index, samplerate=self.rate, channels=1,
                                           dtype="float32", blocksize=self.blocksize,
@@ -215,9 +221,13 @@ class MicSource:
 
     def health(self) -> str | None:
         """None while audio flows; else why the stream stopped (device lost)."""
-        if self._stream is None or self._stream.active:
+        if self._stream is None:
             return None
-        return f"{self.name}: input stream stopped"
+        if not self._stream.active:
+            return f"{self.name}: input stream stopped"
+        if time.monotonic() - self._last > self.stall_s:
+            return f"{self.name}: no audio for {self.stall_s:.0f} s"
+        return None
 
     def stop(self) -> None:
         stream, self._stream = self._stream, None

@@ -37,7 +37,8 @@ def mic_audio() -> np.ndarray:
 class FakeStream:
     """Stands in for sounddevice.InputStream: calls the callback from a thread, faster
     than real time. `plan` says, per opening, how many blocks to deliver before the
-    device 'disappears' (None: all), or "fail" to refuse to open."""
+    device 'disappears' (None: all), "fail" to refuse to open, or ("stall", n) to
+    go silent after n blocks while still claiming to be active."""
 
     plan: list = []
     audio = np.zeros(0, dtype=np.float32)
@@ -49,7 +50,9 @@ class FakeStream:
         if step == "fail":
             raise sd.PortAudioError("Device unavailable")
         assert (device, samplerate, channels, dtype) == (1, MIC_RATE, 1, "float32")
-        self.blocksize, self.callback, self.limit = blocksize, callback, step
+        self.stall = isinstance(step, tuple)
+        self.blocksize, self.callback = blocksize, callback
+        self.limit = step[1] if self.stall else step
         self.active = False
         self._thread = threading.Thread(target=self._feed, daemon=True)
 
@@ -60,7 +63,7 @@ class FakeStream:
                 break
             self.callback(self.audio[i * n:(i + 1) * n, None], n, None, None)
             time.sleep(0.0005)
-        self.active = False
+        self.active = self.stall and self.active
 
     def start(self) -> None:
         self.active = True
@@ -182,3 +185,13 @@ def test_list_devices_cli(fake_sd, capsys):
 
     assert main(["--list-devices"]) == 0
     assert "1: Fake USB Mic (1 ch, 48000 Hz)" in capsys.readouterr().out
+
+
+def test_stalled_device_counts_as_lost(fake_sd, model_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(MicSource, "stall_s", 0.3)
+    fake_sd.plan = [("stall", 100)]
+    events, code = run_daemon(model_dir, tmp_path, lambda ev: len(utterances(ev)) >= 2)
+    assert code == 0
+    lost = [e.message for e in events if e.type == "status" and e.state == "device_lost"]
+    assert lost and "no audio for" in lost[0]
+    assert fake_sd.opened == 2 and len(utterances(events)) >= 2
