@@ -6,6 +6,7 @@ systemd watchdog, device recovery) and the shutdown order.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -64,6 +65,7 @@ class Daemon:
         self.stream_start_time: float | None = None
         self.state = "starting"
         self.message = ""
+        self.latencies: collections.deque[float] = collections.deque(maxlen=200)
 
     # --- events -------------------------------------------------------------------------
     def status(self, state: str, message: str = "") -> None:
@@ -78,7 +80,15 @@ class Daemon:
             model_id=self.model.model_id, source=self.source.name,
             stream_start_time=self.stream_start_time, message=message,
             extra={"subscribers": self.pub.subscribers,
-                   "dropped_utterances": self.worker.dropped_utterances}))
+                   "dropped_utterances": self.worker.dropped_utterances,
+                   **self._latency_summary()}))
+
+    def _latency_summary(self) -> dict[str, float]:
+        """Window audio complete -> published, ms, over the last 200 windows."""
+        if not self.latencies:
+            return {}
+        p50, p95 = np.percentile(np.asarray(self.latencies) * 1000, [50, 95])
+        return {"window_latency_p50_ms": float(p50), "window_latency_p95_ms": float(p95)}
 
     def _on_result(self, result: Result) -> None:
         job, proba = result.job, result.probabilities
@@ -91,7 +101,8 @@ class Daemon:
             model_id=self.model.model_id,
             features=[float(v) for v in result.features] if self.config.emit_features else None)
         if job.kind == "window":
-            self.pub.publish(lambda seq, now: EmotionEvent(seq=seq, time=now, **fields))
+            event = self.pub.publish(lambda seq, now: EmotionEvent(seq=seq, time=now, **fields))
+            self.latencies.append(event.time - job.ready)
         else:
             self.pub.publish(lambda seq, now: UtteranceEvent(seq=seq, time=now, **fields,
                                                              n_windows=job.n_windows))

@@ -55,6 +55,7 @@ def test_exits_zero_and_seq_has_no_gaps(replay):
     assert seqs == list(range(len(events)))
     assert events[0].state == "running" and events[-1].state == "stopping"
     assert isinstance(events[-1], StatusEvent) and events[-1].dropped_windows == 0
+    assert events[-1].extra["window_latency_p95_ms"] >= 0
 
 
 def test_utterances_match_the_speech(replay):
