@@ -25,7 +25,7 @@ __all__ = ["FRAME_GROUPS", "STATS", "UTTERANCE_GROUPS", "FEATURE_CODE_VERSION", 
 
 #: Bump when a change to this module, spectral.py, prosody.py or pitch.py changes any
 #: number it produces.
-FEATURE_CODE_VERSION = 3
+FEATURE_CODE_VERSION = 4
 
 FRAME_GROUPS = ("mfcc", "mel", "chroma", "contrast", "tonnetz", "spectral")
 UTTERANCE_GROUPS = ("prosody", "voice")

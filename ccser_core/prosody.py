@@ -24,8 +24,12 @@ VOICED_LLDS = (
     "band_4000_8000", "alpha_ratio", "hammarberg", "flux", "centroid",
     "mfcc1", "mfcc2", "mfcc3", "mfcc4",
 )
+#: Tilt of the long-term average spectrum of voiced frames (dB/kHz, dB): energy-weighted,
+#: so it reflects the loud, stressed syllables that carry vocal effort.
+LTAS_NAMES = ("ltas_slope_0_1k", "ltas_slope_1_4k", "ltas_slope_0_5k", "ltas_alpha_ratio",
+              "ltas_hammarberg", "ltas_band_1000_4000", "ltas_band_4000_8000")
 VOICE_NAMES = ("hnr_mean", "hnr_std", "jitter", "shimmer_db", "h1_h2", "h1_a3") + tuple(
-    f"{n}_{s}" for s in ("v_mean", "v_std", "uv_mean") for n in VOICED_LLDS)
+    f"{n}_{s}" for s in ("v_mean", "v_std", "uv_mean") for n in VOICED_LLDS) + LTAS_NAMES
 
 
 def _pct(v: np.ndarray) -> list[float]:
@@ -109,5 +113,27 @@ def voice_quality(periodicity: np.ndarray, st: np.ndarray, voiced: np.ndarray,
     k = len(VOICED_LLDS)
     out[6:6 + k] = llds[:, voiced].mean(axis=1)
     out[6 + k:6 + 2 * k] = llds[:, voiced].std(axis=1)
-    out[6 + 2 * k:] = llds[:, ~voiced].mean(axis=1) if (~voiced).any() else 0.0
+    out[6 + 2 * k:6 + 3 * k] = llds[:, ~voiced].mean(axis=1) if (~voiced).any() else 0.0
+    out[6 + 3 * k:] = ltas(power[:, voiced].mean(axis=1), freqs)
     return out
+
+
+def ltas(spectrum: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """LTAS_NAMES of a long-term average power spectrum (spectral tilt and balance)."""
+    db = 10 * np.log10(spectrum + _EPS)
+
+    def slope(lo: float, hi: float) -> float:
+        band = (freqs >= lo) & (freqs <= hi)
+        return np.polyfit(freqs[band] / 1000, db[band], 1)[0]
+
+    def energy(lo: float, hi: float) -> float:
+        return spectrum[(freqs >= lo) & (freqs < hi)].sum()
+
+    total = spectrum.sum() + _EPS
+    return np.array([
+        slope(50, 1000), slope(1000, 4000), slope(50, 5000),
+        10 * np.log10((energy(50, 1000) + _EPS) / (energy(1000, 5000) + _EPS)),
+        10 * np.log10((spectrum[freqs < 2000].max() + _EPS)
+                      / (spectrum[(freqs >= 2000) & (freqs < 5000)].max() + _EPS)),
+        10 * np.log10(energy(1000, 4000) / total + _EPS),
+        10 * np.log10(energy(4000, 8000) / total + _EPS)])
