@@ -20,14 +20,13 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int = WORKING_RATE) -> np.ndarray:
-    """Band-limited resampling (soxr via librosa); a no-op at the same rate."""
+    """Band-limited resampling (soxr, high quality); a no-op at the same rate."""
     if orig_sr == target_sr:
         return np.asarray(y, dtype=np.float32)
-    import librosa
+    import soxr
 
-    return librosa.resample(
-        np.asarray(y, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq"
-    ).astype(np.float32)
+    return soxr.resample(np.asarray(y, dtype=np.float32), orig_sr, target_sr,
+                         quality="HQ").astype(np.float32)
 
 
 def load_audio(path: str | Path, sr: int = WORKING_RATE) -> np.ndarray:

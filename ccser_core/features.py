@@ -15,17 +15,18 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from ccser_core import dsp
 from ccser_core.pitch import clean_contour, pitch_track
 from ccser_core.prosody import PROSODY_NAMES, VOICE_NAMES, prosody, voice_quality
-from ccser_core.spectral import _EPS, SPECTRAL_LLDS, level_db, spectral_llds
+from ccser_core.spectral import SPECTRAL_LLDS, level_db, spectral_llds
 from ccser_core.vad import VadConfig, trim_silence
 
 __all__ = ["FRAME_GROUPS", "STATS", "UTTERANCE_GROUPS", "FEATURE_CODE_VERSION", "FeatureConfig",
-           "extract", "feature_names", "fingerprint", "functionals"]
+           "extract", "feature_names", "feature_spec", "fingerprint", "functionals"]
 
 #: Bump when a change to this module, spectral.py, prosody.py or pitch.py changes any
 #: number it produces.
-FEATURE_CODE_VERSION = 4
+FEATURE_CODE_VERSION = 5
 
 FRAME_GROUPS = ("mfcc", "mel", "chroma", "contrast", "tonnetz", "spectral")
 UTTERANCE_GROUPS = ("prosody", "voice")
@@ -80,21 +81,37 @@ class FeatureConfig:
         return cls(**kw)
 
 
+#: Groups computed with librosa (the seed system's features); the others use ccser_core.dsp.
+LIBROSA_GROUPS = ("chroma", "contrast", "tonnetz")
+
+
 def fingerprint(config: FeatureConfig) -> str:
-    """Hash of everything that decides the numbers: config, this code, librosa version.
+    """Hash of everything that decides the numbers: config, this code, library versions.
 
     A model is refused where this does not reproduce, since its features
     would silently differ from the ones it was trained on.
     """
-    import librosa
+    return hashlib.sha256(json.dumps(feature_spec(config), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def feature_spec(config: FeatureConfig) -> dict:
+    """What the fingerprint covers, readable: the model card stores it too."""
+    import scipy
 
     spec = {
         "config": config.to_dict(),
         "code": FEATURE_CODE_VERSION,
-        "librosa": ".".join(librosa.__version__.split(".")[:2]),
-        "numpy": np.__version__.split(".")[0],
+        "numpy": ".".join(np.__version__.split(".")[:1]),
+        "scipy": ".".join(scipy.__version__.split(".")[:1]),
+        "sample_rate": config.sample_rate, "n_fft": config.n_fft,
+        "frame_length": config.win_length, "hop_length": config.hop_length,
+        "groups": list(config.groups),
     }
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    if any(g in LIBROSA_GROUPS for g in config.groups):
+        import librosa
+
+        spec["librosa"] = ".".join(librosa.__version__.split(".")[:2])
+    return spec
 
 
 def feature_names(config: FeatureConfig) -> list[str]:
@@ -133,14 +150,23 @@ def functionals(frames: np.ndarray, stats: tuple[str, ...]) -> np.ndarray:
     return np.concatenate([table[s]() for s in stats])
 
 
+def librosa_group(group: str, power: np.ndarray, sr: int) -> np.ndarray:
+    """The seed system's chroma / spectral contrast / tonnetz frames (librosa, lazily
+    imported: only models that ask for these groups pay for numba)."""
+    import librosa
+
+    if group == "contrast":
+        return librosa.feature.spectral_contrast(S=np.sqrt(power), sr=sr, fmin=100.0)
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0)
+    return chroma if group == "chroma" else librosa.feature.tonnetz(chroma=chroma, sr=sr)
+
+
 def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     """Feature vector (float32, len(feature_names(config))) of mono samples at `sr` Hz.
 
     `sr` must equal `config.sample_rate`; resampling is the caller's job
     (`ccser_core.audio`), so a live window and a file go through the same path.
     """
-    import librosa
-
     if sr != config.sample_rate:
         raise ValueError(f"samples at {sr} Hz, feature config expects {config.sample_rate} Hz")
     y = np.nan_to_num(np.asarray(y, dtype=np.float32))
@@ -149,14 +175,11 @@ def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     if len(y) < config.n_fft:
         y = np.pad(y, (0, config.n_fft - len(y)))
     y = y - y.mean()  # DC offset would bias loudness and pitch
-    stft = librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length,
-                        win_length=config.win_length)
-    power = np.abs(stft) ** 2
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=config.n_fft)
-    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=config.n_mels)
+    power = dsp.power_spectrogram(y, config.n_fft, config.hop_length, config.win_length)
+    freqs = dsp.fft_frequencies(sr, config.n_fft)
+    mel = dsp.mel_filterbank(sr, config.n_fft, config.n_mels) @ power
     # dB re the utterance's loud frames: gain-free MFCC c0 / mel levels (see spectral_llds).
-    logmel = librosa.power_to_db(mel, ref=1.0, amin=_EPS, top_db=None)
-    logmel -= np.percentile(level_db(power), 95)
+    logmel = dsp.power_to_db(mel) - np.percentile(level_db(power), 95)
     hop_s = config.hop_length / sr
     st = periodicity = voiced = spectral = None
     parts: list[np.ndarray] = []
@@ -164,8 +187,7 @@ def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     def spectral_frames() -> np.ndarray:
         nonlocal spectral
         if spectral is None:
-            zcr = librosa.feature.zero_crossing_rate(
-                y, frame_length=config.win_length, hop_length=config.hop_length)[0]
+            zcr = dsp.zero_crossing_rate(y, config.win_length, config.hop_length)
             spectral = spectral_llds(power, freqs, logmel, zcr[: power.shape[1]])
         return spectral
 
@@ -180,15 +202,12 @@ def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
                          voice_quality(periodicity, st, voiced, power, freqs, spectral, logmel))
             continue
         if group == "mfcc":
-            frames = librosa.feature.mfcc(S=logmel, n_mfcc=config.n_mfcc)
+            frames = dsp.mfcc(logmel, config.n_mfcc)
         elif group == "mel":
             frames = logmel
         elif group == "spectral":
             frames = spectral_frames()
-        elif group == "contrast":
-            frames = librosa.feature.spectral_contrast(S=np.abs(stft), sr=sr, fmin=100.0)
         else:
-            chroma = librosa.feature.chroma_stft(S=power, sr=sr)
-            frames = chroma if group == "chroma" else librosa.feature.tonnetz(chroma=chroma, sr=sr)
+            frames = librosa_group(group, power, sr)
         parts.append(functionals(frames, config.stats))
     return np.nan_to_num(np.concatenate(parts)).astype(np.float32)

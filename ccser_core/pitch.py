@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ccser_core.dsp import frames as dsp_frames
+
 #: Praat-style octave cost: prefer the shorter lag unless a longer one is clearly better.
 OCTAVE_COST = 0.01
-
-
-def frame_signal(y: np.ndarray, frame: int, hop: int) -> np.ndarray:
-    """Centre-padded frames (frame, T), aligned with librosa's centred STFT frames."""
-    pad = frame // 2
-    padded = np.pad(y, (pad, pad))
-    count = 1 + (len(padded) - frame) // hop
-    idx = np.arange(frame)[:, None] + hop * np.arange(count)[None, :]
-    return padded[idx]
 
 
 def pitch_track(
@@ -30,7 +23,7 @@ def pitch_track(
     min_lag = max(2, int(sr / fmax))
     max_lag = int(np.ceil(sr / fmin))
     frame = 2 * max_lag + 2
-    frames = frame_signal(y.astype(np.float64), frame, hop)
+    frames = dsp_frames(y.astype(np.float64), frame, hop)
     frames = frames - frames.mean(axis=0, keepdims=True)
     n_fft = 1 << int(np.ceil(np.log2(frame + max_lag)))
     spec = np.fft.rfft(frames, n=n_fft, axis=0)

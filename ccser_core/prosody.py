@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ccser_core.dsp import mfcc
 from ccser_core.pitch import runs
 from ccser_core.spectral import _EPS, SPECTRAL_LLDS, level_db
 
@@ -71,8 +72,6 @@ def voice_quality(periodicity: np.ndarray, st: np.ndarray, voiced: np.ndarray,
                   logmel: np.ndarray) -> np.ndarray:
     """HNR, jitter, shimmer, harmonic differences, and spectral balance of voiced
     vs unvoiced frames (phonation and effort cues, largely gain- and text-independent)."""
-    import librosa
-
     out = np.zeros(len(VOICE_NAMES))
     if voiced.sum() < 2:
         return out
@@ -109,7 +108,7 @@ def voice_quality(periodicity: np.ndarray, st: np.ndarray, voiced: np.ndarray,
     llds = np.vstack([slope(0, 500), slope(500, 1500), *bands,
                       spectral[[rows["alpha_ratio"], rows["hammarberg"], rows["flux"],
                                 rows["centroid"]]],
-                      librosa.feature.mfcc(S=logmel, n_mfcc=5)[1:]])
+                      mfcc(logmel, 5)[1:]])
     k = len(VOICED_LLDS)
     out[6:6 + k] = llds[:, voiced].mean(axis=1)
     out[6 + k:6 + 2 * k] = llds[:, voiced].std(axis=1)

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from ccser_core import __version__
 from ccser_core.corpora import licence
 from ccser_core.errors import CcserError
-from ccser_core.features import FeatureConfig, feature_names, fingerprint
+from ccser_core.features import feature_names, feature_spec, fingerprint
 from ccser_core.model import CARD_SCHEMA_VERSION, write_model_folder
 from ccser_core.normalisation import Prior
 from training.config import TrainConfig
@@ -86,16 +86,6 @@ def confusion_png(cm: np.ndarray, emotions: list[str], title: str, path: Path) -
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def feature_spec(config: FeatureConfig) -> dict:
-    """Human-readable summary of what the fingerprint covers."""
-    import librosa
-
-    return {"librosa": librosa.__version__, "numpy": np.__version__,
-            "sample_rate": config.sample_rate, "frame_length": config.win_length,
-            "hop_length": config.hop_length, "n_fft": config.n_fft,
-            "groups": list(config.groups), "stats": list(config.stats)}
 
 
 def default_output(cfg: TrainConfig) -> Path:
