@@ -180,7 +180,13 @@ def load_model(folder: str | Path) -> LoadedModel:
         raise ModelError(f"{card_path}: n_features {card['n_features']} but its feature_config "
                          f"gives {n_features}")
     try:
-        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()
+        # Models are tiny: one thread without spinning keeps an idle daemon idle.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(str(onnx_path), sess_options=opts,
+                                       providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelError(f"{onnx_path}: not a loadable ONNX model ({exc})") from exc
     _check_session(session, n_features, len(card["emotions"]), onnx_path)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from ccser_core.errors import CcserError
+from ccser_core.model import default_model_dir
 
-#: The shipped model, next to the package in a source checkout.
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "exported_models" / "default"
+#: The shipped model (source checkout, or the data files of `pip install .`).
+DEFAULT_MODEL = default_model_dir()
 DEFAULT_CONFIG = Path("/etc/ccser/ccserd.toml")
 DEFAULT_PUBLISH = "tcp://127.0.0.1:5556"
 
