@@ -38,26 +38,33 @@ def pitch_track(
     # non-integer period (300 Hz at 16 kHz is 53.3 samples) the integer-lag value
     # under-reads the true peak, while a multiple of the period that falls on an
     # integer lag does not, which made the choice jump an octave or more down.
-    left = np.vstack([r[:1], r[:-1]])
-    right = np.vstack([r[1:], r[-1:]])
-    denom = left - 2 * r + right
-    is_peak = (r >= left) & (r > right) & (denom < -1e-12)
-    is_peak[0] = is_peak[-1] = False
+    # Only interior local maxima are refined (sparse: a few per frame, not every lag).
+    li, ci = np.nonzero((r[1:-1] >= r[:-2]) & (r[1:-1] > r[2:]))
+    li = li + 1
+    left, mid, right = r[li - 1, ci], r[li, ci], r[li + 1, ci]
+    denom = left - 2 * mid + right
+    ok = denom < -1e-12
+    li, ci, left, mid, right, denom = li[ok], ci[ok], left[ok], mid[ok], right[ok], denom[ok]
     # Gaussian (log-parabolic) fit where all three values are positive: sharp
     # autocorrelation peaks (high F0, low rates) are closer to Gaussian than parabolic.
-    gauss = is_peak & (left > 1e-6) & (right > 1e-6)
-    ll, lm, lr = (np.log(np.where(gauss, v, 1.0)) for v in (left, r, right))
+    gauss = (left > 1e-6) & (right > 1e-6)
+    ll, lm, lr = (np.log(np.where(gauss, v, 1.0)) for v in (left, mid, right))
     gdenom = ll - 2 * lm + lr
     gauss &= gdenom < -1e-12
-    pshift = np.divide(0.5 * (left - right), denom, out=np.zeros_like(r), where=is_peak)
-    gshift = np.divide(0.5 * (ll - lr), gdenom, out=np.zeros_like(r), where=gauss)
-    shift = np.clip(np.where(gauss, gshift, pshift), -0.5, 0.5)
-    height = np.where(gauss, np.exp(lm - 0.25 * (ll - lr) * shift),
-                      np.where(is_peak, r - 0.25 * (left - right) * shift, r))
-    cost = OCTAVE_COST * np.log2((lags[:, None] + shift) / min_lag)
-    best = np.argmax(height - cost, axis=0)
+    pshift = 0.5 * (left - right) / denom
+    gshift = np.divide(0.5 * (ll - lr), gdenom, out=np.zeros_like(mid), where=gauss)
+    shift_p = np.clip(np.where(gauss, gshift, pshift), -0.5, 0.5)
+    height_p = np.where(gauss, np.exp(lm - 0.25 * (ll - lr) * shift_p),
+                        mid - 0.25 * (left - right) * shift_p)
+    shift = np.zeros_like(r)
+    shift[li, ci] = shift_p
+    score = r - OCTAVE_COST * np.log2(lags / min_lag)[:, None]
+    score[li, ci] = height_p - OCTAVE_COST * np.log2((lags[li] + shift_p) / min_lag)
+    best = np.argmax(score, axis=0)
     cols = np.arange(r.shape[1])
     lag = lags[best] + shift[best, cols]
+    height = r.copy()
+    height[li, ci] = height_p
     peak = height[best, cols]
     return (sr / lag).astype(np.float32), np.clip(peak, 0.0, 1.0).astype(np.float32)
 
