@@ -38,10 +38,12 @@ ROWS = (
     ("defaults, but per-corpus normalisation", "--norm corpus"),
     ("defaults, but normalised by all files of the speaker", "--norm-scope all"),
     ("defaults, but frame means only", "--stats mean"),
-    ("defaults, but without prosody + voice", "--features mfcc,spectral"),
-    ("defaults, but without MFCC", "--features spectral,prosody,voice"),
+    ("defaults, but MFCC + spectral (no prosody, voice)", "--features mfcc,spectral"),
+    ("defaults, but prosody + voice only", "--features prosody,voice"),
+    ("defaults, plus 20 MFCCs", "--features mfcc,spectral,prosody,voice"),
     ("defaults, but without VAD trim", "--no-vad-trim"),
-    ("defaults, but logistic regression", "--models logreg"),
+    ("defaults, but RBF SVC", "--models svc"),
+    ("defaults, but CV picks among logreg, svc, rf", "--models logreg,svc,rf"),
 )
 
 
