@@ -32,3 +32,20 @@ def test_ravdess_to_emodb_angry_sad(corpora_dir, tmp_path):
     card = load_model(model).card
     assert card["metrics"]["test"]["emodb"]["uar"] == emodb["uar"]
     assert card["training"]["corpora"][0]["n_files"] == 384
+
+
+def test_emodb_to_ravdess_four_emotions_default_configuration(corpora_dir, tmp_path):
+    """The hard direction (10 German speakers -> 24 English actors), default flags:
+    a regression in features or normalisation shows up here first."""
+    report_path = tmp_path / "ahns.json"
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ccser-train"), "--train", "emodb", "--test", "ravdess",
+         "--corpus-dir", str(corpora_dir), "--cache-dir", str(tmp_path / "c"), "--no-export",
+         "--report", str(report_path), "--jobs", "2", "--quiet"],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(report_path.read_text())
+    ravdess = report["results"]["ravdess"]
+    assert report["emotions"] == ["neutral", "happy", "sad", "angry"]
+    assert ravdess["chance_uar"] == 0.25
+    assert ravdess["uar"] > 0.5 and ravdess["uar_streaming"] > 0.45
