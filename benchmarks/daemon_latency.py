@@ -162,7 +162,7 @@ def main() -> int:
          f"{rt['utterance_p50']:.0f} ms", ""),
         ("CPU at real time", f"{rt['cpu_pct']:.1f} % of one core", "<= 15 %"),
         ("peak RSS", f"{max(rt['peak_mb'], fast['peak_mb']):.0f} MB", "<= 200 MB"),
-        ("  of which `import` + one `extract` alone (numpy, scipy, librosa, numba)",
+        ("  of which `import` + one `extract` alone (numpy, scipy.fft, webrtcvad)",
          f"{library_floor_mb():.0f} MB", ""),
         ("speed with --no-realtime", f"{fast['speed']:.0f}x real time", ">= 50x"),
         ("windows (sliding) / utterances / dropped / overflows",

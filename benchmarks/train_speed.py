@@ -28,7 +28,8 @@ from training.meta import load_metadata  # noqa: E402
 
 def timed_cli(args: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(["ccser-train", *args], check=True, stdout=subprocess.DEVNULL)
+    exe = Path(sys.executable).parent / "ccser-train"  # the one installed with this Python
+    subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
