@@ -1,6 +1,6 @@
 """Daemon latency, CPU, memory and throughput on real corpus speech.
 
-    CCSER_CORPORA=../shared/corpora python benchmarks/daemon_latency.py [--seconds 60]
+    CCSER_CORPORA=../shared/corpora python benchmarks/daemon_latency.py [--seconds 180]
 
 Replays corpus utterances (separated by silence) through a real `ccserd`
 subprocess with a file source, in real time and then with --no-realtime, and
@@ -136,7 +136,7 @@ def run(model: Path, wav: Path, realtime: bool) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=60.0, help="audio to replay")
+    p.add_argument("--seconds", type=float, default=180.0, help="audio to replay (enough windows for a stable p95)")
     p.add_argument("--model", type=Path, default=ROOT / "exported_models" / "default")
     args = p.parse_args()
     corpora = os.environ.get("CCSER_CORPORA")
