@@ -136,7 +136,8 @@ def run(model: Path, wav: Path, realtime: bool) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=180.0, help="audio to replay (enough windows for a stable p95)")
+    p.add_argument("--seconds", type=float, default=180.0,
+                   help="audio to replay (enough windows for a stable p95)")
     p.add_argument("--model", type=Path, default=ROOT / "exported_models" / "default")
     args = p.parse_args()
     corpora = os.environ.get("CCSER_CORPORA")
