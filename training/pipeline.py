@@ -49,7 +49,8 @@ def _augmented(parts: list[CorpusData], cfg: TrainConfig,
             if cfg.norm == "train":
                 Xs.append(ex.X)
             else:
-                Xs.append(SpeakerNormaliser(None).transform(ex.X, groups[ex.ok]))
+                # Class-balanced statistics, as for the original training files.
+                Xs.append(SpeakerNormaliser(None).transform(ex.X, groups[ex.ok], part.y[ex.ok]))
             ys.append(part.y[ex.ok])
             gs.append(speakers[ex.ok])  # CV groups: copies stay in their speaker's fold
     return Xs, ys, gs
