@@ -40,7 +40,7 @@ class CorpusData:
     utterances: tuple[Utterance, ...]  # selected rows, in order
     n_failed: int
     problems: tuple[str, ...]
-    scope_emotions: np.ndarray | None = None  # emotion name per scope row
+    scope_emotions: np.ndarray  # emotion name per scope row (training side: balancing)
 
 
 def select(listing: CorpusListing, emotions: tuple[str, ...]) -> list[Utterance]:
@@ -86,21 +86,13 @@ def load_corpus(name: str, corpus_dir: Path | None, overrides: dict[str, Path],
                       emotions_ok)
 
 
-def _labels(data: CorpusData) -> np.ndarray:
-    if data.scope_emotions is not None:
-        return data.scope_emotions
-    if data.sel.all():
-        return data.y
-    raise ValueError(f"corpus {data.name}: class-balanced statistics need scope_emotions")
-
-
 def normalise_adaptive(data: CorpusData, norm: str, prior: Prior | None,
                        balanced: bool = False) -> np.ndarray:
     """Selected rows, each speaker normalised by statistics of all its scope files
     (class-balanced if `balanced`: labelled training data only, no prior)."""
     if norm == "train":
         return data.X_scope[data.sel]
-    labels = _labels(data) if balanced else None
+    labels = data.scope_emotions if balanced else None
     return SpeakerNormaliser(prior).transform(data.X_scope, data.groups, labels)[data.sel]
 
 
@@ -125,7 +117,7 @@ def training_matrix(parts: list[CorpusData], norm: str, prior_weight: float,
     groups = np.array([u.speaker for p in parts for u in p.utterances])
     prior = None
     if norm != "train":
-        labels = np.concatenate([_labels(p) for p in parts]) if balanced else None
+        labels = np.concatenate([p.scope_emotions for p in parts]) if balanced else None
         prior = fit_prior(np.vstack([p.X_scope for p in parts]),
                           np.concatenate([p.groups for p in parts]), prior_weight, labels)
     return X, y, groups, prior
