@@ -146,6 +146,12 @@ class StreamingNormaliser:
     def transform(self, x: np.ndarray) -> np.ndarray:
         return apply(np.asarray(x, dtype=np.float64), *self.stats())
 
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """The live rule in one place: normalise `x` by what came before, then learn it."""
+        out = self.transform(x)
+        self.update(x)
+        return out
+
 
 def streaming_transform(X: np.ndarray, groups: np.ndarray, prior: Prior,
                         seed: int) -> np.ndarray:
@@ -159,6 +165,5 @@ def streaming_transform(X: np.ndarray, groups: np.ndarray, prior: Prior,
         rng.shuffle(idx)
         stream = StreamingNormaliser(prior)
         for i in idx:
-            out[i] = stream.transform(X[i])
-            stream.update(X[i])
+            out[i] = stream.step(X[i])
     return out

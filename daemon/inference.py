@@ -82,10 +82,7 @@ class Classifier:
     def window(self, job: Job) -> Result:
         """Normalise with the statistics so far, then add this window to them."""
         vec = self.features(job.samples)
-        x = vec
-        if self.normaliser is not None:
-            x = self.normaliser.transform(vec)
-            self.normaliser.update(vec)
+        x = self.normaliser.step(vec) if self.normaliser is not None else vec
         proba = self.model.predict_proba(x)[0]
         if self.smoothing > 0:
             prev = self._previous

@@ -56,11 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     prior = model.prior()
     if prior is not None and args.stream:
         stream = StreamingNormaliser(prior)
-        rows = []
-        for x in X:
-            rows.append(stream.transform(x))
-            stream.update(x)
-        X = np.vstack(rows)
+        X = np.vstack([stream.step(x) for x in X])
     elif prior is not None:
         X = SpeakerNormaliser(prior).transform(X, np.zeros(len(X)))
     proba = model.predict_proba(X)
