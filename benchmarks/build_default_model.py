@@ -17,8 +17,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from ccser_core.files import atomic_write
 from training.cli import build_parser, config_from_args
-from training.meta import atomic_write_text
 from training.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def main() -> int:
     card["metrics"]["cross_corpus"] = figures
     card["build_command"] = ("CCSER_CORPORA=../shared/corpora python "
                              "benchmarks/build_default_model.py " + " ".join(sys.argv[1:]))
-    atomic_write_text(card_path, json.dumps(card, indent=1) + "\n")
+    atomic_write(card_path, (json.dumps(card, indent=1) + "\n").encode())
     print(f"wrote {args.output} (pooled speaker-grouped CV UAR {report['best_cv_uar']:.3f})")
     return 0
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ccser_core.errors import ModelError
 from ccser_core.features import FeatureConfig, feature_names, fingerprint
+from ccser_core.files import current_umask
 from ccser_core.normalisation import Prior, StreamingNormaliser
 
 CARD_SCHEMA_VERSION = 1
@@ -78,9 +79,7 @@ def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any]) ->
     card = {**card, "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest()}
     _check_card(card, folder / CARD_NAME)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700; a model folder is for everyone to read
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; a model folder is for everyone to read
     old = folder.with_name(f".{folder.name}.old")
     moved_aside = False
     try:

@@ -8,9 +8,9 @@ last), so an interrupted run never leaves an entry that a later run reads.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ccser_core.audio import load_audio
 from ccser_core.errors import AudioError
 from ccser_core.features import FeatureConfig, extract, feature_names, fingerprint
+from ccser_core.files import atomic_write
 from training.augment import augment
 
 
@@ -70,19 +71,11 @@ class FeatureCache:
 
     def put(self, key: str, vec: np.ndarray, source: str) -> None:
         npy, side = self._paths(key)
-        npy.parent.mkdir(parents=True, exist_ok=True)
-        for target, write in ((npy, lambda fh: np.save(fh, vec, allow_pickle=False)),
-                              (side, lambda fh: fh.write(json.dumps(
-                                  {"key": key, "source": source, "fingerprint": self.fp,
-                                   "shape": list(vec.shape)}).encode()))):
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=npy.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    write(fh)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+        buf = io.BytesIO()
+        np.save(buf, vec, allow_pickle=False)
+        atomic_write(npy, buf.getvalue())  # sidecar last: an entry counts only once it exists
+        atomic_write(side, json.dumps({"key": key, "source": source, "fingerprint": self.fp,
+                                       "shape": list(vec.shape)}).encode())
 
 
 def _extract_one(path: str, config: FeatureConfig, augmentation: str,

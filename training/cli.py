@@ -12,6 +12,7 @@ from pathlib import Path
 from ccser_core.emotions import parse_emotions
 from ccser_core.errors import CcserError
 from ccser_core.features import FRAME_GROUPS, STATS, UTTERANCE_GROUPS, FeatureConfig
+from ccser_core.files import atomic_write
 from ccser_core.vad import VadConfig
 from training.augment import AUGMENTATIONS
 from training.cache import default_cache_dir
@@ -24,7 +25,6 @@ from training.config import (
     TrainConfig,
 )
 from training.data import NORM_SCOPES, NORMS
-from training.meta import atomic_write_text
 from training.models import ALL_MODELS, parse_models
 from training.search import CV_KINDS, SearchSettings
 from training.table import results_table
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     print(results_table(report))
     if cfg.report:
         try:
-            atomic_write_text(cfg.report, json.dumps(report, indent=1) + "\n")
+            atomic_write(cfg.report, (json.dumps(report, indent=1) + "\n").encode())
         except OSError as exc:
             print(f"ccser-train: error: cannot write report {cfg.report} ({exc.strerror or exc})",
                   file=sys.stderr)

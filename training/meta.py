@@ -10,12 +10,11 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from ccser_core.corpora import CorpusListing, Utterance, list_corpus
 from ccser_core.corpora.base import AUDIO_SUFFIXES
+from ccser_core.files import atomic_write
 
 FIELDS = ("path", "emotion", "speaker", "corpus")
 
@@ -33,26 +32,6 @@ def folder_signature(path: Path) -> str:
             st = p.stat()
             h.update(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file + rename, so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; keep the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_metadata(name: str, path: Path, cache_dir: Path) -> tuple[CorpusListing, bool]:
@@ -79,7 +58,7 @@ def load_metadata(name: str, path: Path, cache_dir: Path) -> tuple[CorpusListing
     writer = csv.writer(buf)
     writer.writerow(FIELDS)
     writer.writerows([u.path, u.emotion, u.speaker, u.corpus] for u in listing.utterances)
-    atomic_write_text(csv_path, buf.getvalue())
-    atomic_write_text(side, json.dumps({"signature": signature, "source": str(path),
-                                        "problems": list(listing.problems)}))
+    atomic_write(csv_path, buf.getvalue().encode())
+    atomic_write(side, json.dumps({"signature": signature, "source": str(path),
+                                   "problems": list(listing.problems)}).encode())
     return listing, True
