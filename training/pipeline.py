@@ -16,6 +16,7 @@ from sklearn.model_selection import cross_val_predict
 from tqdm import tqdm
 
 from ccser_core.features import feature_names
+from ccser_core.normalisation import SpeakerNormaliser
 from training.cache import FeatureCache, extract_files
 from training.config import TrainConfig
 from training.data import (
@@ -36,8 +37,6 @@ def _augmented(parts: list[CorpusData], cfg: TrainConfig,
                cache: FeatureCache) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Augmented copies of the training files, each (speaker, augmentation) normalised
     as its own group, so augmentation never shifts a speaker's statistics."""
-    from ccser_core.normalisation import SpeakerNormaliser
-
     Xs, ys, gs = [], [], []
     for part in parts:
         paths = [u.path for u in part.utterances]
