@@ -28,3 +28,22 @@ def test_emodb(corpora_dir):
     assert Counter(u.emotion for u in listing.utterances) == {
         "angry": 127, "boredom": 81, "disgust": 46, "fear": 69, "happy": 71, "sad": 62,
         "neutral": 79}
+
+
+def test_savee_flat_flac_files(corpora_dir):
+    listing = list_corpus("savee", corpora_dir / "savee")
+    assert listing.problems == ()
+    assert len(listing.utterances) == 480
+    assert {u.speaker for u in listing.utterances} == {f"savee:{s}" for s in ("DC", "JE", "JK", "KL")}
+    counts = Counter(u.emotion for u in listing.utterances)
+    assert counts.pop("neutral") == 120
+    assert set(counts.values()) == {60} and len(counts) == 6
+
+
+def test_casia_folder_layout(corpora_dir):
+    listing = list_corpus("casia", corpora_dir / "casia")
+    assert listing.problems == ()
+    assert len(listing.utterances) == 1200
+    assert len({u.speaker for u in listing.utterances}) == 4
+    counts = Counter(u.emotion for u in listing.utterances)
+    assert counts == {e: 200 for e in ("angry", "fear", "happy", "neutral", "sad", "surprise")}
