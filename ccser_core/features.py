@@ -21,8 +21,9 @@ from ccser_core.prosody import PROSODY_NAMES, VOICE_NAMES, prosody, voice_qualit
 from ccser_core.spectral import SPECTRAL_LLDS, level_db, spectral_llds
 from ccser_core.vad import VadConfig, trim_silence
 
-__all__ = ["FRAME_GROUPS", "STATS", "UTTERANCE_GROUPS", "FEATURE_CODE_VERSION", "FeatureConfig",
-           "extract", "feature_names", "feature_spec", "fingerprint", "functionals"]
+__all__ = ["FRAME_CODE_VERSION", "FRAME_GROUPS", "STATS", "UTTERANCE_GROUPS", "FEATURE_CODE_VERSION",
+           "FeatureConfig", "extract", "feature_names", "feature_spec", "fingerprint", "frame_names",
+           "frames", "functionals"]
 
 #: Bump when a change to this module, spectral.py, prosody.py or pitch.py changes any
 #: number it produces.
@@ -161,12 +162,10 @@ def librosa_group(group: str, power: np.ndarray, sr: int) -> np.ndarray:
     return chroma if group == "chroma" else librosa.feature.tonnetz(chroma=chroma, sr=sr)
 
 
-def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
-    """Feature vector (float32, len(feature_names(config))) of mono samples at `sr` Hz.
-
-    `sr` must equal `config.sample_rate`; resampling is the caller's job
-    (`ccser_core.audio`), so a live window and a file go through the same path.
-    """
+def _spectra(y: np.ndarray, sr: int, config: FeatureConfig,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The front end `extract` and `frames` share: (trimmed samples, power spectrogram,
+    its frequencies, dB mel spectrogram re the utterance's loud frames)."""
     if sr != config.sample_rate:
         raise ValueError(f"samples at {sr} Hz, feature config expects {config.sample_rate} Hz")
     y = np.nan_to_num(np.asarray(y, dtype=np.float32))
@@ -180,6 +179,16 @@ def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     mel = dsp.mel_filterbank(sr, config.n_fft, config.n_mels) @ power
     # dB re the utterance's loud frames: gain-free MFCC c0 / mel levels (see spectral_llds).
     logmel = dsp.power_to_db(mel) - np.percentile(level_db(power), 95)
+    return y, power, freqs, logmel
+
+
+def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
+    """Feature vector (float32, len(feature_names(config))) of mono samples at `sr` Hz.
+
+    `sr` must equal `config.sample_rate`; resampling is the caller's job
+    (`ccser_core.audio`), so a live window and a file go through the same path.
+    """
+    y, power, freqs, logmel = _spectra(y, sr, config)
     hop_s = config.hop_length / sr
     st = periodicity = voiced = spectral = None
     parts: list[np.ndarray] = []
@@ -211,3 +220,35 @@ def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
             frames = librosa_group(group, power, sr)
         parts.append(functionals(frames, config.stats))
     return np.nan_to_num(np.concatenate(parts)).astype(np.float32)
+
+
+#: Bump when a change to `frames` (or the code it calls) changes any number it produces;
+#: sequence-model cards store it, and loaders refuse a card whose frames would differ.
+FRAME_CODE_VERSION = 1
+PITCH_FRAMES = ("f0_st", "periodicity", "voiced")
+
+
+def frame_names(config: FeatureConfig) -> list[str]:
+    """Names of the columns of `frames(y, sr, config)`, in order (also gives D)."""
+    return ([f"spectral.{n}" for n in SPECTRAL_LLDS] + [f"mel.{i}" for i in range(config.n_mels)]
+            + [f"pitch.{n}" for n in PITCH_FRAMES])
+
+
+def frames(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
+    """Frame-level descriptors (T, D) float32, one row per `hop_length` samples: the
+    spectral-shape, dB mel and pitch frames that `extract` summarises, for sequence models.
+
+    Same front end as `extract` (VAD trim, DC removal, levels re the utterance's loud
+    frames). F0 is in semitones re 55 Hz, carried across unvoiced frames by linear
+    interpolation (0 where nothing is voiced); `voiced` is the cleaned voicing mask.
+    """
+    y, power, freqs, logmel = _spectra(y, sr, config)
+    n = power.shape[1]
+    zcr = dsp.zero_crossing_rate(y, config.win_length, config.hop_length)[:n]
+    spectral = spectral_llds(power, freqs, logmel, zcr)
+    f0, periodicity = pitch_track(y, sr, config.hop_length, config.fmin, config.fmax)
+    st, voiced = clean_contour(f0[:n], periodicity[:n], spectral[0], config.voicing_threshold)
+    idx = np.nonzero(voiced)[0]
+    st = np.interp(np.arange(n), idx, st[idx]) if idx.size else np.zeros(n)
+    pitch = np.vstack([st, periodicity[:n], voiced.astype(np.float64)])
+    return np.nan_to_num(np.vstack([spectral, logmel, pitch]).T).astype(np.float32)
