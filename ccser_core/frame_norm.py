@@ -1,0 +1,87 @@
+"""The session normalisation rule applied to frame sequences (sequence models).
+
+A sequence model reads frames, but a session's statistics are kept, as for
+functional vectors, over one summary per utterance: its mean frame vector. So
+the prior, the running statistics and their batch twin are exactly those of
+`ccser_core.normalisation`, fed with utterance means, and every frame of an
+utterance is z-scored with the statistics that utterance gets. The daemon,
+`ccser-predict --stream` and the offline streaming evaluation all go through
+`step_frames`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ccser_core.normalisation import (
+    Prior,
+    StreamingNormaliser,
+    apply,
+    balanced_stats,
+    fit_prior,
+    pooled_stats,
+)
+
+
+def summary(seq: np.ndarray) -> np.ndarray:
+    """An utterance's mean frame vector (D,), the unit the session statistics count."""
+    seq = np.asarray(seq, dtype=np.float64)
+    return seq.mean(axis=0) if len(seq) else np.zeros(seq.shape[1])
+
+
+def summaries(seqs: Sequence[np.ndarray]) -> np.ndarray:
+    """(N, D) mean frame vectors of N utterances."""
+    return np.vstack([summary(s) for s in seqs])
+
+
+def fit_frame_prior(seqs: Sequence[np.ndarray], groups: np.ndarray, weight: float,
+                    labels: np.ndarray | None = None) -> Prior:
+    """The prior of `fit_prior` over training speakers' utterance means (class-balanced
+    per speaker when `labels` are given)."""
+    return fit_prior(summaries(seqs), np.asarray(groups), weight, labels)
+
+
+def step_frames(stream: StreamingNormaliser, seq: np.ndarray) -> np.ndarray:
+    """The live rule for one utterance (or window): its frames z-scored with the session
+    statistics from before it, then its mean frame vector learnt (`StreamingNormaliser.step`
+    for sequences)."""
+    out = apply(np.asarray(seq, dtype=np.float64), *stream.stats())
+    stream.update(summary(seq))
+    return out
+
+
+def normalise_frames(seqs: Sequence[np.ndarray], groups: np.ndarray, prior: Prior | None = None,
+                     labels: np.ndarray | None = None) -> list[np.ndarray]:
+    """Batch twin (speaker-adaptive): each group's frames z-scored by the pooled statistics
+    of all its utterance means plus the prior, or class-balanced statistics when `labels`
+    are given (labelled training speakers, no prior), as `SpeakerNormaliser` does."""
+    if labels is not None and prior is not None:
+        raise ValueError("class-balanced statistics are for training groups, without a prior")
+    means = summaries(seqs)
+    groups = np.asarray(groups)
+    out: list[np.ndarray] = [np.empty((0, means.shape[1]), np.float32)] * len(seqs)
+    for g in np.unique(groups):
+        rows = np.nonzero(groups == g)[0]
+        stats = pooled_stats(means[rows], prior) if labels is None else \
+            balanced_stats(means[rows], np.asarray(labels)[rows])
+        for i in rows:
+            out[i] = apply(np.asarray(seqs[i], dtype=np.float64), *stats)
+    return out
+
+
+def stream_frames(seqs: Sequence[np.ndarray], groups: np.ndarray, prior: Prior,
+                  seed: int) -> list[np.ndarray]:
+    """Streaming evaluation offline, as `streaming_transform` orders it: per group a seeded
+    random order, each utterance normalised by the prior plus only the ones before it."""
+    rng = np.random.default_rng(seed)
+    groups = np.asarray(groups)
+    out: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(seqs)
+    for g in np.unique(groups):
+        idx = np.nonzero(groups == g)[0]
+        rng.shuffle(idx)
+        stream = StreamingNormaliser(prior)
+        for i in idx:
+            out[i] = step_frames(stream, seqs[i])
+    return out
