@@ -13,13 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ccser_core.audio import load_audio
 from ccser_core.errors import CcserError
-from ccser_core.features import extract
 from ccser_core.model import default_model_dir, load_model
-from ccser_core.normalisation import SpeakerNormaliser, StreamingNormaliser
+from ccser_core.recognise import recognise_session
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,34 +39,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ccser-predict: error: {exc}", file=sys.stderr)
         return 1
     cfg = model.feature_config
-    paths, vectors = [], []
+    paths, waveforms = [], []
     for path in args.files:
         try:
-            vectors.append(extract(load_audio(path, cfg.sample_rate), cfg.sample_rate, cfg))
+            waveforms.append(load_audio(path, cfg.sample_rate))
             paths.append(path)
         except CcserError as exc:
             print(f"ccser-predict: skipped: {exc}", file=sys.stderr)
-    if not vectors:
+    if not waveforms:
         print("ccser-predict: error: no readable audio file", file=sys.stderr)
         return 1
-    X = np.vstack(vectors)
-    prior = model.prior()
-    if prior is not None and args.stream:
-        stream = StreamingNormaliser(prior)
-        X = np.vstack([stream.step(x) for x in X])
-    elif prior is not None:
-        X = SpeakerNormaliser(prior).transform(X, np.zeros(len(X)))
-    proba = model.predict_proba(X)
-    emotions = model.emotions
-    for path, p in zip(paths, proba, strict=True):
-        best = int(np.argmax(p))
+    results = recognise_session(model, waveforms, stream=args.stream)
+    for path, r in zip(paths, results, strict=True):
         if args.json:
-            print(json.dumps({"path": str(path), "emotion": emotions[best],
-                              "confidence": float(p[best]),
-                              "probabilities": dict(zip(emotions, map(float, p), strict=True))}))
+            print(json.dumps({"path": str(path), "speech": r.speech, "emotion": r.emotion,
+                              "confidence": r.confidence, "probabilities": r.probabilities}))
+        elif not r.speech:
+            print(f"{path}\tno speech")
         else:
-            detail = "  ".join(f"{e} {v:.2f}" for e, v in zip(emotions, p, strict=True))
-            print(f"{path}\t{emotions[best]}\t{p[best]:.2f}\t{detail}")
+            detail = "  ".join(f"{e} {v:.2f}" for e, v in r.probabilities.items())
+            print(f"{path}\t{r.emotion}\t{r.confidence:.2f}\t{detail}")
     return 0  # skipped files were reported; non-zero only when nothing was usable
 
 

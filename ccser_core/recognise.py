@@ -1,0 +1,92 @@
+"""Recognise a session of recordings: waveforms in, one result per recording out.
+
+The one path from audio to emotions for anything that labels recordings
+(`ccser-predict`, the dashboard): a no-speech gate, the model's features,
+session normalisation and the ONNX model. Recordings given together are one
+session of one speaker: normalised with the pooled statistics of all the
+recordings that contain speech plus the model's prior (speaker-adaptive), or,
+with `stream=True`, one after another as the daemon does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ccser_core.features import extract
+from ccser_core.model import LoadedModel
+from ccser_core.normalisation import SpeakerNormaliser, StreamingNormaliser
+from ccser_core.vad import VadConfig, dilate, frame_length, speech_flags
+
+#: Less voiced audio than this (seconds) is "no speech": the daemon's default
+#: --min-utterance, below which it does not classify an utterance either.
+MIN_SPEECH_S = 0.25
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """One recording's result. Without speech, `emotion` and `confidence` are None and
+    `probabilities` is empty. `segments` are the voiced spans in seconds (VAD, padded)."""
+
+    speech: bool
+    duration_s: float
+    voiced_s: float
+    segments: tuple[tuple[float, float], ...] = ()
+    emotion: str | None = None
+    confidence: float | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"speech": self.speech, "emotion": self.emotion, "confidence": self.confidence,
+                "probabilities": dict(self.probabilities), "duration_s": self.duration_s,
+                "voiced_s": self.voiced_s, "segments": [list(s) for s in self.segments]}
+
+
+def voiced_segments(flags: np.ndarray, frame_s: float) -> tuple[tuple[float, float], ...]:
+    """Runs of True frames as (start, end) seconds."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    return tuple((round(float(s * frame_s), 3), round(float(e * frame_s), 3))
+                 for s, e in zip(starts, ends, strict=True))
+
+
+def speech_gate(y: np.ndarray, sr: int, vad: VadConfig) -> Recognition:
+    """VAD a recording: duration, voiced seconds, voiced spans, and whether it has speech."""
+    flags = speech_flags(y, sr, vad)
+    frame_s = frame_length(sr, vad.frame_ms) / sr
+    voiced_s = float(flags.sum() * frame_s)
+    return Recognition(speech=voiced_s >= MIN_SPEECH_S, duration_s=len(y) / sr,
+                       voiced_s=round(voiced_s, 3),
+                       segments=voiced_segments(dilate(flags, vad.pad_frames), frame_s))
+
+
+def recognise_session(model: LoadedModel, waveforms: Sequence[np.ndarray],
+                      stream: bool = False) -> list[Recognition]:
+    """Results for mono float32 waveforms at the model's sample rate, in input order.
+
+    Recordings without speech get no emotion and do not enter the session's
+    normalisation statistics (silence would pull them away from speech).
+    """
+    cfg = model.feature_config
+    gated = [speech_gate(y, cfg.sample_rate, cfg.vad) for y in waveforms]
+    spoken = [i for i, g in enumerate(gated) if g.speech]
+    if not spoken:
+        return gated
+    X = np.vstack([extract(waveforms[i], cfg.sample_rate, cfg) for i in spoken])
+    prior = model.prior()
+    if prior is not None and stream:
+        normaliser = StreamingNormaliser(prior)
+        X = np.vstack([normaliser.step(x) for x in X])
+    elif prior is not None:
+        X = SpeakerNormaliser(prior).transform(X, np.zeros(len(X)))
+    proba = model.predict_proba(X)
+    emotions = model.emotions
+    out = list(gated)
+    for i, p in zip(spoken, proba, strict=True):
+        best = int(np.argmax(p))
+        out[i] = replace(gated[i], emotion=emotions[best], confidence=float(p[best]),
+                         probabilities=dict(zip(emotions, map(float, p), strict=True)))
+    return out
