@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from ccser_core.errors import ModelError
-from ccser_core.features import FeatureConfig, feature_names, fingerprint
+from ccser_core.features import (
+    FRAME_CODE_VERSION,
+    FeatureConfig,
+    extract,
+    feature_names,
+    fingerprint,
+    frame_names,
+    frames,
+)
 from ccser_core.files import current_umask
 from ccser_core.normalisation import Prior, StreamingNormaliser
 
@@ -29,6 +37,9 @@ ONNX_NAME = "model.onnx"
 CARD_NAME = "model.json"
 #: Normalisation methods; "speaker" needs a prior, "none" means the pipeline scales itself.
 NORMALISATIONS = ("speaker", "none")
+#: What the ONNX model reads (card key `input.kind`; absent means "features"): one
+#: functional vector per utterance, or a (1, T, dim) sequence of `features.frames`.
+INPUT_KINDS = ("features", "frames")
 REQUIRED_KEYS = (
     "schema_version", "model_id", "emotions", "feature_config", "feature_fingerprint",
     "n_features", "sample_rate", "normalisation", "onnx_sha256", "ccser_version",
@@ -67,6 +78,13 @@ def _check_card(card: dict, where: Path) -> None:
         raise ModelError(f"{where}: normalisation.method must be one of {NORMALISATIONS}")
     if norm["method"] == "speaker" and "prior" not in norm:
         raise ModelError(f"{where}: normalisation 'speaker' needs normalisation.prior")
+    block = card.get("input", {"kind": "features"})
+    if not isinstance(block, dict) or block.get("kind") not in INPUT_KINDS:
+        raise ModelError(f"{where}: input.kind must be one of {INPUT_KINDS}")
+    if block["kind"] == "frames" and block.get("frame_code") != FRAME_CODE_VERSION:
+        raise ModelError(f"{where}: input.frame_code {block.get('frame_code')} is not this "
+                         f"installation's frame code {FRAME_CODE_VERSION}; the frames would "
+                         "differ from training")
 
 
 def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any]) -> None:
@@ -120,6 +138,17 @@ class LoadedModel:
     def model_id(self) -> str:
         return str(self.card["model_id"])
 
+    @property
+    def input_kind(self) -> str:
+        """"features" (one vector per utterance) or "frames" (a frame sequence)."""
+        return str(self.card.get("input", {}).get("kind", "features"))
+
+    def features(self, y: np.ndarray) -> np.ndarray:
+        """What this model reads, from mono samples at its sample rate: the functional
+        vector (n_features,) or the frame sequence (T, n_features)."""
+        cfg = self.feature_config
+        return (frames if self.input_kind == "frames" else extract)(y, cfg.sample_rate, cfg)
+
     def prior(self) -> Prior | None:
         norm = self.card["normalisation"]
         return Prior.from_dict(norm["prior"]) if norm["method"] == "speaker" else None
@@ -128,12 +157,18 @@ class LoadedModel:
         prior = self.prior()
         return StreamingNormaliser(prior) if prior is not None else None
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, len(emotions)) for *normalised* feature vectors."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+    def predict_proba(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """Class probabilities (N, len(emotions)) for *normalised* inputs: feature vectors
+        (N, n_features), or for a frames model one (T, dim) sequence or a list of N."""
         name = self.session.get_inputs()[0].name
-        outputs = self.session.run(None, {name: X})
-        proba = np.asarray(outputs[1], dtype=np.float64)
+        if self.input_kind == "frames":
+            seqs = [X] if isinstance(X, np.ndarray) else list(X)
+            proba = np.vstack([
+                self.session.run(None, {name: np.asarray(s, dtype=np.float32)[None]})[1]
+                for s in seqs]).astype(np.float64)
+        else:
+            X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+            proba = np.asarray(self.session.run(None, {name: X})[1], dtype=np.float64)
         proba = np.clip(np.nan_to_num(proba), 0.0, None)
         sums = proba.sum(axis=1, keepdims=True)
         uniform = np.full_like(proba, 1.0 / proba.shape[1])
@@ -174,10 +209,11 @@ def load_model(folder: str | Path) -> LoadedModel:
     if card["sample_rate"] != config.sample_rate:
         raise ModelError(f"{card_path}: sample_rate {card['sample_rate']} but its feature_config "
                          f"works at {config.sample_rate} Hz")
-    n_features = len(feature_names(config))
+    kind = card.get("input", {}).get("kind", "features")
+    n_features = len(frame_names(config) if kind == "frames" else feature_names(config))
     if card["n_features"] != n_features:
         raise ModelError(f"{card_path}: n_features {card['n_features']} but its feature_config "
-                         f"gives {n_features}")
+                         f"gives {n_features}{' frame columns' if kind == 'frames' else ''}")
     try:
         opts = ort.SessionOptions()
         # Models are tiny: one thread without spinning keeps an idle daemon idle.
@@ -188,7 +224,7 @@ def load_model(folder: str | Path) -> LoadedModel:
                                        providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelError(f"{onnx_path}: not a loadable ONNX model ({exc})") from exc
-    _check_session(session, n_features, len(card["emotions"]), onnx_path)
+    _check_session(session, n_features, len(card["emotions"]), onnx_path, kind)
     prior = card["normalisation"].get("prior")
     if prior is not None and len(prior.get("mean", [])) != n_features:
         raise ModelError(f"{card_path}: normalisation prior has {len(prior.get('mean', []))} "
@@ -196,14 +232,20 @@ def load_model(folder: str | Path) -> LoadedModel:
     return LoadedModel(folder, card, config, session)
 
 
-def _check_session(session: Any, n_features: int, n_classes: int, where: Path) -> None:
+def _check_session(session: Any, n_features: int, n_classes: int, where: Path,
+                   kind: str = "features") -> None:
     inputs, outputs = session.get_inputs(), session.get_outputs()
     dim = inputs[0].shape[-1] if inputs and inputs[0].shape else None
     if len(inputs) != 1 or (isinstance(dim, int) and dim != n_features):
         raise ModelError(f"{where}: ONNX input expects {dim} features, the card says {n_features}")
+    rank = len(inputs[0].shape or ())
+    if rank != (3 if kind == "frames" else 2):
+        raise ModelError(f"{where}: ONNX input has rank {rank}, but the card's input kind "
+                         f"{kind!r} needs {3 if kind == 'frames' else 2}")
     if len(outputs) < 2:
         raise ModelError(f"{where}: ONNX model has no probability output")
-    probe = session.run(None, {inputs[0].name: np.zeros((1, n_features), dtype=np.float32)})
+    shape = (1, 7, n_features) if kind == "frames" else (1, n_features)
+    probe = session.run(None, {inputs[0].name: np.zeros(shape, dtype=np.float32)})
     width = np.asarray(probe[1]).shape[-1]
     if width != n_classes:
         raise ModelError(f"{where}: ONNX gives {width} class probabilities, the card lists "
