@@ -99,8 +99,16 @@ def export_model(cfg: TrainConfig, best: SearchResult, prior: Prior | None, repo
     n_features = len(feature_names(cfg.features))
     onnx_bytes = to_onnx_bytes(best.estimator, n_features)
     agreement = check_agreement(best.estimator, onnx_bytes, check_X)
+    card = build_card(cfg, best.name, best.cv_uar, prior, report, train_parts, n_features,
+                      agreement)
+    return write_with_confusion(cfg, onnx_bytes, card, report, best.name)
+
+
+def build_card(cfg: TrainConfig, name: str, cv_uar: float, prior: Prior | None, report: dict,
+               train_parts: list[CorpusData], n_features: int, agreement: dict) -> dict:
+    """The model card of a run's exported model (see README, "The model folder")."""
     out = cfg.output or default_output(cfg)
-    card = {
+    return {
         "schema_version": CARD_SCHEMA_VERSION,
         "model_id": f"{out.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -116,8 +124,7 @@ def export_model(cfg: TrainConfig, best: SearchResult, prior: Prior | None, repo
             "groups": cfg.norm, "scope": cfg.norm_scope,
             **({"prior": prior.to_dict()} if prior is not None else {}),
         },
-        "classifier": {"name": best.name, "params": report["best_params"],
-                       "cv_uar": best.cv_uar},
+        "classifier": {"name": name, "params": report["best_params"], "cv_uar": cv_uar},
         "training": {
             "corpora": [{"name": p.name, "licence": licence(p.name), "n_files": int(len(p.y))}
                         for p in train_parts],
@@ -125,13 +132,19 @@ def export_model(cfg: TrainConfig, best: SearchResult, prior: Prior | None, repo
             "augment": list(cfg.augment),
         },
         "metrics": {
-            "cv_uar": best.cv_uar,
-            "test": {name: {k: block[k] for k in ("uar", "uar_streaming", "accuracy", "macro_f1",
-                                                   "uar_ci95", "n_test", "chance_uar")}
-                     for name, block in report["results"].items()},
+            "cv_uar": cv_uar,
+            "test": {corpus: {k: block[k] for k in ("uar", "uar_streaming", "accuracy",
+                                                     "macro_f1", "uar_ci95", "n_test", "chance_uar")}
+                     for corpus, block in report["results"].items()},
         },
         "onnx_check": agreement,
     }
+
+
+def write_with_confusion(cfg: TrainConfig, onnx_bytes: bytes, card: dict, report: dict,
+                         name: str) -> dict:
+    """Write the model folder, then its confusion-matrix PNG (first test corpus, else CV)."""
+    out = cfg.output or default_output(cfg)
     write_model_folder(out, onnx_bytes, card)
     first = next(iter(report["results"].items()), None)
     cm = first[1]["confusion_matrix"] if first else (report["within_corpus"] or {}).get(
@@ -139,5 +152,5 @@ def export_model(cfg: TrainConfig, best: SearchResult, prior: Prior | None, repo
     if cm is not None:
         where = f"test {first[0]}" if first else "within-corpus CV"
         confusion_png(np.array(cm), list(cfg.emotions),
-                      f"{'+'.join(cfg.train)} -> {where} ({best.name})", out / "confusion.png")
-    return {"output": str(out), **agreement}
+                      f"{'+'.join(cfg.train)} -> {where} ({name})", out / "confusion.png")
+    return {"output": str(out), **card["onnx_check"]}

@@ -87,7 +87,31 @@ MODELS: dict[str, ModelSpec] = {
 }
 #: Stacking combines the other models' best estimators; it has no grid of its own.
 STACKING = "stacking"
-ALL_MODELS = (*MODELS, STACKING)
+
+
+@dataclass(frozen=True)
+class RnnGrid:
+    """`--models rnn` (training/rnn/, PyTorch from the [deep] extra): a convolutional
+    front end, a bidirectional GRU and attention pooling over `features.frames`. Every
+    combination of the tuples is trained once, with early stopping on a speaker-grouped
+    validation split; the best by validation UAR is kept. Kept small: each point costs
+    a full training (minutes on two cores)."""
+
+    hidden: tuple[int, ...] = (64,)  # GRU units per direction
+    layers: tuple[int, ...] = (1, 2)
+    dropout: tuple[float, ...] = (0.3,)
+    lr: tuple[float, ...] = (2e-3,)
+    max_epochs: int = 30
+    patience: int = 6  # epochs without a better validation UAR before stopping
+    batch_size: int = 32
+    conv_channels: int = 64
+    val_fraction: float = 0.2  # of each training corpus's speakers
+
+
+#: The sequence model and its grid; not a scikit-learn pipeline, so not a stacking member.
+RNN = "rnn"
+RNN_GRID = RnnGrid()
+ALL_MODELS = (*MODELS, RNN, STACKING)
 
 
 def make_pipeline(clf: ClassifierMixin, select_k: int = 0, pca: int = 0,
