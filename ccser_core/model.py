@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ccser_core.card import card_schema, check_tie, read_card, tag_onnx, validate_card
 from ccser_core.errors import ModelError
 from ccser_core.features import (
     FRAME_CODE_VERSION,
@@ -29,21 +32,18 @@ from ccser_core.features import (
     frame_names,
     frames,
 )
-from ccser_core.files import current_umask
+from ccser_core.files import current_umask, signals_deferred
 from ccser_core.normalisation import Prior, StreamingNormaliser
 
 CARD_SCHEMA_VERSION = 1
 ONNX_NAME = "model.onnx"
 CARD_NAME = "model.json"
 #: Normalisation methods; "speaker" needs a prior, "none" means the pipeline scales itself.
-NORMALISATIONS = ("speaker", "none")
+NORMALISATIONS = tuple(card_schema()["$defs"]["normalisation"]["properties"]["method"]["enum"])
 #: What the ONNX model reads (card key `input.kind`; absent means "features"): one
 #: functional vector per utterance, or a (1, T, dim) sequence of `features.frames`.
-INPUT_KINDS = ("features", "frames")
-REQUIRED_KEYS = (
-    "schema_version", "model_id", "emotions", "feature_config", "feature_fingerprint",
-    "n_features", "sample_rate", "normalisation", "onnx_sha256", "ccser_version",
-)
+INPUT_KINDS = tuple(card_schema()["properties"]["input"]["properties"]["kind"]["enum"])
+REQUIRED_KEYS = tuple(card_schema()["required"])
 
 
 def default_model_dir() -> Path:
@@ -64,61 +64,86 @@ def sha256_file(path: Path) -> str:
 
 
 def _check_card(card: dict, where: Path) -> None:
-    missing = [k for k in REQUIRED_KEYS if k not in card]
-    if missing:
-        raise ModelError(f"{where}: missing key(s) {', '.join(missing)}")
-    if card["schema_version"] != CARD_SCHEMA_VERSION:
-        raise ModelError(f"{where}: schema_version {card['schema_version']} is not supported "
-                         f"(this ccser reads {CARD_SCHEMA_VERSION})")
-    emotions = card["emotions"]
-    if not isinstance(emotions, list) or len(emotions) < 2:
-        raise ModelError(f"{where}: 'emotions' must list at least two emotions")
-    norm = card["normalisation"]
-    if not isinstance(norm, dict) or norm.get("method") not in NORMALISATIONS:
-        raise ModelError(f"{where}: normalisation.method must be one of {NORMALISATIONS}")
-    if norm["method"] == "speaker" and "prior" not in norm:
-        raise ModelError(f"{where}: normalisation 'speaker' needs normalisation.prior")
+    """The card schema (ccser_core/card.py), then what needs this installation's code."""
+    validate_card(card, where)
     block = card.get("input", {"kind": "features"})
-    if not isinstance(block, dict) or block.get("kind") not in INPUT_KINDS:
-        raise ModelError(f"{where}: input.kind must be one of {INPUT_KINDS}")
     if block["kind"] == "frames" and block.get("frame_code") != FRAME_CODE_VERSION:
         raise ModelError(f"{where}: input.frame_code {block.get('frame_code')} is not this "
                          f"installation's frame code {FRAME_CODE_VERSION}; the frames would "
                          "differ from training")
 
 
-def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any]) -> None:
-    """Write model.onnx + model.json atomically: a failed run leaves any old model intact.
+def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any],
+                       files: Mapping[str, bytes] | None = None) -> None:
+    """Write a complete model folder, then put it in place with one rename.
 
-    The sha256 of the ONNX bytes is put into the card here, so they cannot disagree.
+    The new folder (model.onnx, model.json and `files`, e.g. a confusion-matrix
+    PNG) is finished beside the old one first, and an existing model folder is
+    replaced whole, so a model never sits next to another run's files. The swap
+    and its clean-up hold off SIGINT/SIGTERM: an interrupted or failed run leaves
+    the previous folder or the new one, and no temporary folders. The ONNX bytes
+    are tagged with the digest of the card's prediction fields and their sha256 is
+    put into the card, so the two cannot disagree.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    files = dict(files or {})
+    bad = [n for n in files if n in (ONNX_NAME, CARD_NAME) or Path(n).name != n or n[:1] in ".~"]
+    if bad:
+        raise ValueError(f"model folder files must be plain names other than {ONNX_NAME} and "
+                         f"{CARD_NAME}: {', '.join(map(repr, bad))}")
+    onnx_bytes = tag_onnx(onnx_bytes, card)
     card = {**card, "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest()}
     _check_card(card, folder / CARD_NAME)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    if folder.exists() and not (folder.is_dir() and _is_model_folder(folder)):
+        raise ModelError(f"{folder}: exists and is not a model folder (no {CARD_NAME} or "
+                         f"{ONNX_NAME}); not replacing it, choose another folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; a model folder is for everyone to read
-    old = folder.with_name(f".{folder.name}.old")
-    moved_aside = False
     try:
         (tmp / ONNX_NAME).write_bytes(onnx_bytes)
         (tmp / CARD_NAME).write_text(json.dumps(card, indent=1) + "\n")
-        extra = [p for p in folder.iterdir()] if folder.is_dir() else []
-        for p in extra:  # keep other files (e.g. the confusion-matrix PNG) next to the model
-            if p.name not in (ONNX_NAME, CARD_NAME):
-                shutil.copy2(p, tmp / p.name)
-        if folder.exists():
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(folder, old)
-            moved_aside = True
-        os.replace(tmp, folder)
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        with signals_deferred():
+            _swap(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already after a successful swap
+
+
+def _is_model_folder(folder: Path) -> bool:
+    names = {p.name for p in folder.iterdir()}
+    return not names or bool(names & {ONNX_NAME, CARD_NAME})
+
+
+def _swap(new: Path, folder: Path) -> None:
+    """Rename `new` to `folder`, replacing it whole; if that fails, the old one is put back."""
+    if not folder.exists():
+        os.replace(new, folder)
+        return
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
+    os.replace(folder, old)
+    try:
+        os.replace(new, folder)
     except BaseException:
-        if moved_aside and not folder.exists():
-            os.replace(old, folder)  # put the previous model back where it was
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.replace(old, folder)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Temporary folders of a writer that was killed (SIGKILL, power loss): new ones
+    are dropped; an old one is the previous model and comes back if the folder is gone."""
+    found = [p for p in folder.parent.iterdir() if p.is_dir() and not p.is_symlink()
+             and p.name.startswith((f".{folder.name}.new-", f".{folder.name}.old-"))]
+    olds = sorted((p for p in found if ".old-" in p.name[len(folder.name) + 1:]),
+                  key=lambda p: p.stat().st_mtime)
+    if olds and not folder.exists():
+        os.replace(olds.pop(), folder)
+    for p in found:
+        if p.exists():
+            shutil.rmtree(p, ignore_errors=True)
 
 
 @dataclass
@@ -186,12 +211,7 @@ def load_model(folder: str | Path) -> LoadedModel:
     for p in (onnx_path, card_path):
         if not p.is_file():
             raise ModelError(f"{p}: missing (a model folder holds {ONNX_NAME} and {CARD_NAME})")
-    try:
-        card = json.loads(card_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{card_path}: not valid JSON ({exc})") from exc
-    if not isinstance(card, dict):
-        raise ModelError(f"{card_path}: expected a JSON object")
+    card = read_card(card_path)
     _check_card(card, card_path)
     digest = sha256_file(onnx_path)
     if digest != card["onnx_sha256"]:
@@ -225,10 +245,7 @@ def load_model(folder: str | Path) -> LoadedModel:
     except Exception as exc:
         raise ModelError(f"{onnx_path}: not a loadable ONNX model ({exc})") from exc
     _check_session(session, n_features, len(card["emotions"]), onnx_path, kind)
-    prior = card["normalisation"].get("prior")
-    if prior is not None and len(prior.get("mean", [])) != n_features:
-        raise ModelError(f"{card_path}: normalisation prior has {len(prior.get('mean', []))} "
-                         f"values, features have {n_features}")
+    check_tie(card, session.get_modelmeta().custom_metadata_map, card_path, onnx_path)
     return LoadedModel(folder, card, config, session)
 
 

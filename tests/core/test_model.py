@@ -89,14 +89,18 @@ def test_a_model_without_speaker_normalisation_has_no_prior(tmp_path, trained):
 def test_the_card_gets_the_onnx_sha256(tmp_path, trained):
     write_model_folder(tmp_path / "m", trained[2], make_card(onnx_sha256="wrong"))
     card = json.loads((tmp_path / "m" / CARD_NAME).read_text())
-    assert card["onnx_sha256"] == hashlib.sha256(trained[2]).hexdigest()
+    assert card["onnx_sha256"] == hashlib.sha256((tmp_path / "m" / ONNX_NAME).read_bytes()).hexdigest()
 
 
-def test_rewriting_keeps_other_files_and_leaves_no_temp_folders(folder, trained):
-    (folder / "confusion.png").write_bytes(b"png")
-    write_model_folder(folder, trained[2], make_card(model_id="second"))
+def test_rewriting_replaces_the_whole_folder_and_leaves_no_temp_folders(folder, trained):
+    """A new model never sits next to the previous run's files (e.g. its confusion PNG)."""
+    (folder / "confusion.png").write_bytes(b"old png")
+    write_model_folder(folder, trained[2], make_card(model_id="second"),
+                       files={"confusion.png": b"new png"})
     assert load_model(folder).model_id == "second"
-    assert (folder / "confusion.png").read_bytes() == b"png"
+    assert (folder / "confusion.png").read_bytes() == b"new png"
+    write_model_folder(folder, trained[2], make_card(model_id="third"))
+    assert sorted(p.name for p in folder.iterdir()) == [CARD_NAME, ONNX_NAME]
     assert [p.name for p in folder.parent.iterdir()] == ["m1"]
 
 
