@@ -3,6 +3,9 @@
 One `.npy` + JSON sidecar per (audio file identity, feature fingerprint,
 augmentation). Entries are written atomically (temp file + rename, sidecar
 last), so an interrupted run never leaves an entry that a later run reads.
+Extraction goes through joblib, so under `--dask` (training/executor.py) the
+misses run on the cluster; workers return vectors and only this process writes
+the cache, so cached files never leave this machine.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import hashlib
 import io
 import json
 import os
+import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
+from joblib.parallel import get_active_backend
 from tqdm import tqdm
 
 from ccser_core.audio import load_audio
-from ccser_core.errors import AudioError
+from ccser_core.errors import AudioError, CcserError
 from ccser_core.features import FeatureConfig, extract, feature_names, fingerprint
 from ccser_core.files import atomic_write
 from training.augment import augment
@@ -78,17 +84,38 @@ class FeatureCache:
                                        "shape": list(vec.shape)}).encode())
 
 
+class WorkerPathError(CcserError):
+    """A Dask worker cannot read a file this machine can (corpora not shared)."""
+
+
+def _dask_worker() -> str | None:
+    """The Dask worker running this task, or None (never imports `distributed` itself)."""
+    dist = sys.modules.get("distributed")
+    if dist is None:
+        return None
+    try:
+        return f"{dist.get_worker().address} on {socket.gethostname()}"
+    except ValueError:  # not inside a worker
+        return None
+
+
 def _extract_one(path: str, config: FeatureConfig, augmentation: str,
                  seed: int) -> np.ndarray | str:
-    """Worker: a vector, or an error message naming the file (never raises for bad audio)."""
+    """Worker: a vector, or an error message naming the file (never raises for bad audio).
+    On a Dask worker, a path it cannot read (this machine could) stops the run instead."""
     try:
         y = load_audio(path, config.sample_rate)
         if augmentation:
             y = augment(y, config.sample_rate, augmentation, seed)
         return extract(y, config.sample_rate, config)
-    except AudioError as exc:
-        return str(exc)
     except Exception as exc:  # a library failing on odd audio must not stop the run
+        worker = _dask_worker()
+        if worker is not None and not os.access(path, os.R_OK):
+            raise WorkerPathError(
+                f"Dask worker {worker} cannot read {path}; corpora must be at the same path "
+                "on every worker (a shared file system)") from None
+        if isinstance(exc, AudioError):
+            return str(exc)
         return f"{path}: feature extraction failed ({type(exc).__name__}: {exc})"
 
 
@@ -110,7 +137,10 @@ def extract_files(paths: list[str], cache: FeatureCache, jobs: int = 1, quiet: b
         else:
             vectors[i] = vec
     if todo:
-        tasks = (delayed(_extract_one)(paths[i], cache.config, augmentation, seed + i)
+        # Workers elsewhere have another working directory: send them absolute paths.
+        remote = type(get_active_backend()[0]).__name__.startswith("Dask")
+        where = os.path.abspath if remote else str
+        tasks = (delayed(_extract_one)(where(paths[i]), cache.config, augmentation, seed + i)
                  for i, _ in todo)
         results = Parallel(n_jobs=jobs, return_as="generator", batch_size=8)(tasks)
         for (i, key), res in tqdm(zip(todo, results, strict=True), total=len(todo),

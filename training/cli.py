@@ -118,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel jobs")
     o.add_argument("--seed", type=int, default=0, help="seed for shuffling, bootstrap, streaming")
     o.add_argument("--quiet", action="store_true", help="no progress bars, only errors and the table")
+    o.add_argument("--dask", metavar="ADDRESS",
+                   help="run feature extraction and grid-search fits on a Dask cluster "
+                        "(e.g. tcp://sched:8786; needs pip install 'ccser[dask]'). Workers read "
+                        "audio by path: corpora must be at the same path on every worker; the "
+                        "feature cache stays on this machine; --jobs is then ignored")
     return p
 
 
@@ -144,7 +149,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         search=SearchSettings(balance=args.balance, select_k=args.select_k, pca=args.pca,
                               folds=args.folds, jobs=args.jobs, seed=args.seed),
         augment=args.augment, output=args.output, export=not args.no_export,
-        report=args.report, cache_dir=args.cache_dir, quiet=args.quiet)
+        report=args.report, cache_dir=args.cache_dir, quiet=args.quiet, dask=args.dask)
 
 
 def main(argv: list[str] | None = None) -> int:

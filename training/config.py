@@ -36,6 +36,7 @@ class TrainConfig:
     report: Path | None = None
     cache_dir: Path = Path(".ccser_cache")
     quiet: bool = False
+    dask: str | None = None  # Dask scheduler address; None: joblib processes on this machine
 
     @property
     def seed(self) -> int:

@@ -27,6 +27,7 @@ from training.data import (
     training_matrix,
 )
 from training.evaluate import metrics, uar
+from training.executor import executor
 from training.export import export_model
 from training.search import STACKING, SearchResult, grid_search, stacking, within_corpus_splitter
 
@@ -56,7 +57,14 @@ def _augmented(parts: list[CorpusData], cfg: TrainConfig,
 
 
 def run(cfg: TrainConfig) -> dict:
-    """Execute the run and return the report (also written/exported as configured)."""
+    """Execute the run and return the report (also written/exported as configured);
+    its parallel work runs where `cfg.dask` says (training/executor.py)."""
+    with executor(cfg.dask, cfg.jobs) as where:
+        report = _run(cfg)
+    return {**report, "executor": where}
+
+
+def _run(cfg: TrainConfig) -> dict:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     cache = FeatureCache(cfg.cache_dir, cfg.features)
