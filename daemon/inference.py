@@ -1,8 +1,9 @@
 """Window/utterance -> probabilities on two worker threads that drop rather than lag.
 
 Feature extraction and normalisation are the training code's own functions
-(`ccser_core.features.extract`, the model's `StreamingNormaliser`), so a live
-vector equals the offline one for the same samples.
+(`ccser_core.features.extract`, or `frames` for a sequence model, and the
+model's `StreamingNormaliser`), so a live vector equals the offline one for
+the same samples.
 
 Windows run on one thread, in order: each is normalised with the session
 statistics so far, then updates them. A finished utterance travels through
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ccser_core.audio import WORKING_RATE
-from ccser_core.features import extract
+from ccser_core.frame_norm import step_frames
 from ccser_core.model import LoadedModel
 from ccser_core.normalisation import apply
 
@@ -53,7 +54,7 @@ class Job:
 class Result:
     job: Job
     probabilities: np.ndarray  # (len(emotions),), sums to 1
-    features: np.ndarray  # raw (un-normalised) feature vector
+    features: np.ndarray  # raw (un-normalised) feature vector, or (T, D) frames
 
 
 class Classifier:
@@ -71,10 +72,11 @@ class Classifier:
         t = np.arange(int(seconds * WORKING_RATE)) / WORKING_RATE
         y = (0.1 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 4 * t))).astype(
             np.float32)
-        self.model.predict_proba(self.features(y)[None, :])
+        self.model.predict_proba(self.features(y))
 
     def features(self, samples: np.ndarray) -> np.ndarray:
-        return extract(samples, WORKING_RATE, self.model.feature_config)
+        """The model's input: a feature vector, or (T, D) frames for a sequence model."""
+        return self.model.features(samples)
 
     def snapshot(self) -> Stats:
         return self.normaliser.stats() if self.normaliser is not None else None
@@ -82,7 +84,10 @@ class Classifier:
     def window(self, job: Job) -> Result:
         """Normalise with the statistics so far, then add this window to them."""
         vec = self.features(job.samples)
-        x = self.normaliser.step(vec) if self.normaliser is not None else vec
+        if self.normaliser is None:
+            x = vec
+        else:
+            x = self.normaliser.step(vec) if vec.ndim == 1 else step_frames(self.normaliser, vec)
         proba = self.model.predict_proba(x)[0]
         if self.smoothing > 0:
             prev = self._previous
