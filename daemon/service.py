@@ -99,7 +99,8 @@ class Daemon:
             utterance_id=job.utterance_id, emotion=emotions[best], confidence=float(proba[best]),
             probabilities={e: float(p) for e, p in zip(emotions, proba, strict=True)},
             model_id=self.model.model_id,
-            features=[float(v) for v in result.features] if self.config.emit_features else None)
+            features=[float(v) for v in result.features.ravel()] if self.config.emit_features
+            else None)
         if job.kind == "window":
             event = self.pub.publish(lambda seq, now: EmotionEvent(seq=seq, time=now, **fields))
             self.latencies.append(event.time - job.ready)
