@@ -85,3 +85,15 @@ def stream_frames(seqs: Sequence[np.ndarray], groups: np.ndarray, prior: Prior,
         for i in idx:
             out[i] = step_frames(stream, seqs[i])
     return out
+
+
+def session_frames(seqs: Sequence[np.ndarray], prior: Prior | None,
+                   stream: bool) -> list[np.ndarray]:
+    """One session's utterances in order, normalised as `ccser-predict` does: one after
+    another (`stream`, the daemon's rule) or all together with the prior (adaptive)."""
+    if prior is None:
+        return list(seqs)
+    if stream:
+        normaliser = StreamingNormaliser(prior)
+        return [step_frames(normaliser, s) for s in seqs]
+    return normalise_frames(seqs, np.zeros(len(seqs)), prior)

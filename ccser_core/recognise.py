@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ccser_core.features import extract
+from ccser_core.frame_norm import session_frames
 from ccser_core.model import LoadedModel
 from ccser_core.normalisation import SpeakerNormaliser, StreamingNormaliser
 from ccser_core.vad import VadConfig, dilate, frame_length, speech_flags
@@ -75,14 +76,18 @@ def recognise_session(model: LoadedModel, waveforms: Sequence[np.ndarray],
     spoken = [i for i, g in enumerate(gated) if g.speech]
     if not spoken:
         return gated
-    X = np.vstack([extract(waveforms[i], cfg.sample_rate, cfg) for i in spoken])
-    prior = model.prior()
-    if prior is not None and stream:
-        normaliser = StreamingNormaliser(prior)
-        X = np.vstack([normaliser.step(x) for x in X])
-    elif prior is not None:
-        X = SpeakerNormaliser(prior).transform(X, np.zeros(len(X)))
-    proba = model.predict_proba(X)
+    if model.input_kind == "frames":
+        proba = model.predict_proba(session_frames(
+            [model.features(waveforms[i]) for i in spoken], model.prior(), stream))
+    else:
+        X = np.vstack([extract(waveforms[i], cfg.sample_rate, cfg) for i in spoken])
+        prior = model.prior()
+        if prior is not None and stream:
+            normaliser = StreamingNormaliser(prior)
+            X = np.vstack([normaliser.step(x) for x in X])
+        elif prior is not None:
+            X = SpeakerNormaliser(prior).transform(X, np.zeros(len(X)))
+        proba = model.predict_proba(X)
     emotions = model.emotions
     out = list(gated)
     for i, p in zip(spoken, proba, strict=True):
