@@ -49,6 +49,29 @@ def load_audio(path: str | Path, sr: int = WORKING_RATE) -> np.ndarray:
     return y
 
 
+#: Suffixes of the audio files looked for in a folder (ccser-predict DIR). A file
+#: named explicitly is tried whatever its suffix.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
+
+
+def audio_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The files to process: files as given, each folder replaced by the audio files
+    under it (by suffix, recursively, sorted). Folders holding none come back as messages."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.rglob("*")
+                       if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+        if not found:
+            problems.append(f"{path}: folder holds no audio files "
+                            f"({', '.join('*' + s for s in AUDIO_SUFFIXES)})")
+        files.extend(found)
+    return files, problems
+
+
 def pcm16_to_float(raw: bytes) -> np.ndarray:
     """Little-endian signed 16-bit PCM bytes -> float32 in [-1, 1)."""
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0

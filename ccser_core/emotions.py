@@ -42,12 +42,9 @@ def canonical(name: str) -> str:
     )
 
 
-def parse_emotions(spec: str) -> tuple[str, ...]:
-    """Parse `--emotions`: a comma list of names/aliases or a preset like AHNS.
-
-    The returned order is the canonical order, which is also the model's
-    output order, so the same set always gives the same class indices.
-    """
+def listed_emotions(spec: str) -> tuple[str, ...]:
+    """`--emotions` as the user listed it: a comma list of names/aliases or a preset
+    like AHNS, canonical names in the given order, repeats dropped."""
     spec = spec.strip()
     if not spec:
         raise EmotionError("empty emotion list")
@@ -55,7 +52,23 @@ def parse_emotions(spec: str) -> tuple[str, ...]:
         names = [PRESET_LETTERS[c] for c in spec]
     else:
         names = [canonical(part) for part in spec.split(",") if part.strip()]
-    unique = set(names)
+    unique = tuple(dict.fromkeys(names))
     if len(unique) < 2:
         raise EmotionError(f"need at least two distinct emotions, got {spec!r}")
+    return unique
+
+
+def parse_emotions(spec: str) -> tuple[str, ...]:
+    """Parse `--emotions` into the model's classes.
+
+    The returned order is the canonical order, which is also the model's
+    output order, so the same set always gives the same class indices.
+    """
+    unique = set(listed_emotions(spec))
     return tuple(e for e in CANONICAL if e in unique)
+
+
+def initials(emotions: tuple[str, ...] | list[str]) -> str:
+    """The preset naming `emotions` in their order (angry, sad -> "AS"; surprise is P)."""
+    letter = {name: c for c, name in PRESET_LETTERS.items()}
+    return "".join(letter[e] for e in emotions)

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from ccser_core.emotions import parse_emotions
+from ccser_core.emotions import listed_emotions, parse_emotions
 from ccser_core.errors import CcserError
 from ccser_core.features import FRAME_GROUPS, STATS, UTTERANCE_GROUPS, FeatureConfig
 from ccser_core.files import atomic_write
@@ -117,7 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--report", type=Path, metavar="FILE.json", help="write the full report here")
     o.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel jobs")
     o.add_argument("--seed", type=int, default=0, help="seed for shuffling, bootstrap, streaming")
-    o.add_argument("--quiet", action="store_true", help="no progress bars, only errors and the table")
+    o.add_argument("--quiet", action="store_true",
+                   help="no progress bars or progress messages; warnings (e.g. which files were "
+                        "unreadable), errors and the table remain. Progress bars are only ever "
+                        "drawn on a terminal")
     o.add_argument("--dask", metavar="ADDRESS",
                    help="run feature extraction and grid-search fits on a Dask cluster "
                         "(e.g. tcp://sched:8786; needs pip install 'ccser[dask]'). Workers read "
@@ -142,6 +145,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         vad=VadConfig(aggressiveness=args.vad_aggressiveness))
     return TrainConfig(
         train=args.train, test=args.test, emotions=parse_emotions(args.emotions),
+        emotion_order=listed_emotions(args.emotions),
         corpus_dir=Path(args.corpus_dir) if args.corpus_dir else None,
         corpus_paths=tuple(args.corpus), features=features, norm=args.norm,
         norm_scope=args.norm_scope, prior_weight=args.prior_weight,
@@ -149,19 +153,23 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         search=SearchSettings(balance=args.balance, select_k=args.select_k, pca=args.pca,
                               folds=args.folds, jobs=args.jobs, seed=args.seed),
         augment=args.augment, output=args.output, export=not args.no_export,
-        report=args.report, cache_dir=args.cache_dir, quiet=args.quiet, dask=args.dask)
+        report=args.report, cache_dir=args.cache_dir,
+        quiet=args.quiet or not sys.stderr.isatty(), dask=args.dask)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO,
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="ccser-train: %(levelname)s: %(message)s", stream=sys.stderr)
     try:
         cfg = config_from_args(args)
     except (ValueError, CcserError) as exc:
         parser.error(str(exc))
+    from training.export import interrupted, model_folder_id
     from training.pipeline import run  # heavy imports only once the arguments are valid
+
+    before = model_folder_id(cfg)
 
     try:
         report = run(cfg)
@@ -169,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ccser-train: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("ccser-train: interrupted; cache and existing models are intact", file=sys.stderr)
+        print(f"ccser-train: interrupted; {interrupted(cfg, before)}", file=sys.stderr)
         return 130
     print(results_table(report))
     if cfg.report:

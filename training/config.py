@@ -21,6 +21,7 @@ class TrainConfig:
     train: tuple[str, ...]
     test: tuple[str, ...] = ()
     emotions: tuple[str, ...] = ("angry", "happy", "neutral", "sad")
+    emotion_order: tuple[str, ...] = ()  # as --emotions listed them; names the default folder
     corpus_dir: Path | None = None
     corpus_paths: tuple[tuple[str, Path], ...] = ()
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -37,6 +38,14 @@ class TrainConfig:
     cache_dir: Path = Path(".ccser_cache")
     quiet: bool = False
     dask: str | None = None  # Dask scheduler address; None: joblib processes on this machine
+
+    def __post_init__(self) -> None:
+        both = [c for c in self.test if c in self.train]
+        if both:
+            raise ValueError(
+                f"--test {', '.join(both)} is also a training corpus: its files would be scored "
+                "by a model trained on them, which is no test; omit --test for within-corpus CV "
+                "(--cv), or test on a corpus not in --train")
 
     @property
     def seed(self) -> int:

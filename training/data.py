@@ -11,6 +11,7 @@ emotion equal weight, so a corpus's recording plan does not shift them.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,19 @@ def load_corpus(name: str, corpus_dir: Path | None, overrides: dict[str, Path],
     emotions_ok = np.array([u.emotion for u in ok_utts])
     return CorpusData(name, ex.X, groups, sel, y, utts, len(ex.errors), listing.problems,
                       emotions_ok)
+
+
+def check_disjoint(train: list[CorpusData], test: list[CorpusData]) -> None:
+    """Refuse a test corpus that shares audio files with the training corpora (e.g. one
+    corpus under two names): a model scored on its own training files is not tested."""
+    seen = {os.path.realpath(u.path): p.name for p in train for u in p.utterances}
+    for part in test:
+        shared = [u.path for u in part.utterances if os.path.realpath(u.path) in seen]
+        if shared:
+            raise CorpusError(
+                f"test corpus {part.name} shares {len(shared)} of its {len(part.utterances)} files "
+                f"with training corpus {seen[os.path.realpath(shared[0])]} (e.g. {shared[0]}); "
+                "that would score the model on its own training data, not cross-corpus")
 
 
 def normalise_adaptive(data: CorpusData, norm: str, prior: Prior | None,

@@ -3,6 +3,7 @@ write the model folder (model.onnx + model.json) with a confusion-matrix PNG."""
 
 from __future__ import annotations
 
+import io
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from ccser_core import __version__
 from ccser_core.corpora import licence
+from ccser_core.emotions import initials
 from ccser_core.errors import CcserError
 from ccser_core.features import feature_names, feature_spec, fingerprint
 from ccser_core.model import CARD_SCHEMA_VERSION, write_model_folder
@@ -63,7 +65,8 @@ def check_agreement(pipe: Pipeline, onnx_bytes: bytes, X: np.ndarray) -> dict:
     return result
 
 
-def confusion_png(cm: np.ndarray, emotions: list[str], title: str, path: Path) -> None:
+def confusion_png(cm: np.ndarray, emotions: list[str], title: str) -> bytes:
+    """The confusion matrix (rows = true) as PNG bytes, counts and row percentages."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,14 +86,35 @@ def confusion_png(cm: np.ndarray, emotions: list[str], title: str, path: Path) -
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
+    return buf.getvalue()
 
 
 def default_output(cfg: TrainConfig) -> Path:
-    initials = "".join(e[0].upper() for e in cfg.emotions)
-    return Path("exported_models") / f"{'+'.join(cfg.train)}_{initials}"
+    """exported_models/<train>_<emotion initials, in the order --emotions listed them>."""
+    listed = cfg.emotion_order or cfg.emotions
+    return Path("exported_models") / f"{'+'.join(cfg.train)}_{initials(listed)}"
+
+
+def model_folder_id(cfg: TrainConfig) -> tuple[int, int] | None:
+    """Identity of the run's model folder now (None if absent): the writer swaps in a
+    new folder, so a changed identity means this run's model replaced it."""
+    try:
+        st = (cfg.output or default_output(cfg)).stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def interrupted(cfg: TrainConfig, before: tuple[int, int] | None) -> str:
+    """What an interrupted run left behind, for ccser-train's one line."""
+    after = model_folder_id(cfg) if cfg.export else before
+    if after is not None and after != before:
+        return (f"the feature cache is intact and {cfg.output or default_output(cfg)} holds this "
+                "run's complete new model (the report was not written)")
+    return "the feature cache and existing models are intact"
 
 
 def export_model(cfg: TrainConfig, best: SearchResult, prior: Prior | None, report: dict,
@@ -143,14 +167,16 @@ def build_card(cfg: TrainConfig, name: str, cv_uar: float, prior: Prior | None, 
 
 def write_with_confusion(cfg: TrainConfig, onnx_bytes: bytes, card: dict, report: dict,
                          name: str) -> dict:
-    """Write the model folder, then its confusion-matrix PNG (first test corpus, else CV)."""
+    """Write the model folder with its confusion-matrix PNG (first test corpus, else CV).
+    The PNG is rendered first: the folder is swapped in whole, never half old, half new."""
     out = cfg.output or default_output(cfg)
-    write_model_folder(out, onnx_bytes, card)
     first = next(iter(report["results"].items()), None)
     cm = first[1]["confusion_matrix"] if first else (report["within_corpus"] or {}).get(
         "confusion_matrix")
+    files = {}
     if cm is not None:
         where = f"test {first[0]}" if first else "within-corpus CV"
-        confusion_png(np.array(cm), list(cfg.emotions),
-                      f"{'+'.join(cfg.train)} -> {where} ({name})", out / "confusion.png")
+        files["confusion.png"] = confusion_png(np.array(cm), list(cfg.emotions),
+                                               f"{'+'.join(cfg.train)} -> {where} ({name})")
+    write_model_folder(out, onnx_bytes, card, files)
     return {"output": str(out), **card["onnx_check"]}

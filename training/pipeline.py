@@ -21,6 +21,7 @@ from training.cache import FeatureCache, extract_files
 from training.config import TrainConfig
 from training.data import (
     CorpusData,
+    check_disjoint,
     load_corpus,
     normalise_adaptive,
     normalise_streaming,
@@ -29,7 +30,14 @@ from training.data import (
 from training.evaluate import metrics, uar
 from training.executor import executor
 from training.export import export_model
-from training.search import STACKING, SearchResult, grid_search, stacking, within_corpus_splitter
+from training.search import (
+    STACKING,
+    SearchResult,
+    grid_search,
+    stacking,
+    training_folds,
+    within_corpus_splitter,
+)
 
 log = logging.getLogger("ccser.train")
 
@@ -76,6 +84,7 @@ def _run(cfg: TrainConfig) -> dict:
 
     train_parts = [load(n) for n in cfg.train]
     test_parts = [load(n) for n in cfg.test]
+    check_disjoint(train_parts, test_parts)
     timings["features_s"] = time.perf_counter() - t0
 
     X, y, groups, prior = training_matrix(train_parts, cfg.norm, cfg.prior_weight)
@@ -83,6 +92,9 @@ def _run(cfg: TrainConfig) -> dict:
         Xa, ya, ga = _augmented(train_parts, cfg, cache)
         X, y, groups = np.vstack([X, *Xa]), np.concatenate([y, *ya]), np.concatenate([groups, *ga])
 
+    folds = training_folds(groups, y, cfg.search.folds, cfg.seed)
+    if folds.warning:
+        log.warning("%s", folds.warning)
     t1 = time.perf_counter()
     results: list[SearchResult] = []
     for name in tqdm([m for m in cfg.models if m != STACKING], desc="grid search", unit="model",
@@ -96,10 +108,10 @@ def _run(cfg: TrainConfig) -> dict:
     emotions = list(cfg.emotions)
     within = None
     if not cfg.test:
-        splitter = within_corpus_splitter(cfg.cv, cfg.search.folds, cfg.seed, groups)
-        pred = cross_val_predict(clone(best.estimator), X, y, cv=splitter, n_jobs=cfg.jobs,
-                                 groups=groups if cfg.cv == "speaker" else None)
-        within = {"cv": cfg.cv, "folds": cfg.search.folds, **metrics(y, pred, emotions, cfg.seed)}
+        cv = within_corpus_splitter(cfg.cv, cfg.search.folds, cfg.seed, groups, y)
+        pred = cross_val_predict(clone(best.estimator), X, y, cv=cv.splitter, n_jobs=cfg.jobs,
+                                 groups=cv.groups_for(groups))
+        within = {"cv": cfg.cv, **cv.describe(), **metrics(y, pred, emotions, cfg.seed)}
 
     test_report: dict[str, dict] = {}
     model_rows = {r.name: {"best_params": _jsonable(r.best_params), "cv_uar": r.cv_uar,
@@ -124,7 +136,8 @@ def _run(cfg: TrainConfig) -> dict:
         "features": {**cfg.features.to_dict(), "n_features": len(feature_names(cfg.features))},
         "normalisation": {"method": cfg.norm, "scope": cfg.norm_scope,
                           "prior_weight": cfg.prior_weight},
-        "search": {**asdict(cfg.search), "cv_scheme": "speaker-grouped", "scoring": "uar"},
+        "search": {**asdict(cfg.search), **folds.describe(), "folds_requested": cfg.search.folds,
+                   "scoring": "uar"},
         "augment": list(cfg.augment),
         "best_model": best.name,
         "best_params": _jsonable(best.best_params),

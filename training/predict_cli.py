@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from ccser_core.audio import load_audio
+from ccser_core.audio import AUDIO_SUFFIXES, audio_files, load_audio
 from ccser_core.errors import CcserError
 from ccser_core.model import default_model_dir, load_model
 from ccser_core.recognise import recognise_session
@@ -22,7 +22,10 @@ from ccser_core.recognise import recognise_session
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ccser-predict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("files", nargs="+", type=Path, help="WAV or FLAC files (any rate, mono/stereo)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE_OR_FOLDER",
+                   help="audio files: WAV, FLAC, OGG (Vorbis, Opus), MP3 or AIFF, any rate, "
+                        "mono or stereo; a folder stands for the audio files under it "
+                        f"({', '.join('*' + s for s in AUDIO_SUFFIXES)}, recursively, sorted)")
     p.add_argument("--model", type=Path, default=default_model_dir(),
                    help="model folder with model.onnx + model.json (default %(default)s)")
     p.add_argument("--stream", action="store_true",
@@ -40,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     cfg = model.feature_config
     paths, waveforms = [], []
-    for path in args.files:
+    files, problems = audio_files(args.files)
+    for problem in problems:
+        print(f"ccser-predict: skipped: {problem}", file=sys.stderr)
+    for path in files:
         try:
             waveforms.append(load_audio(path, cfg.sample_rate))
             paths.append(path)

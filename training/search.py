@@ -49,6 +49,28 @@ class SearchResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Folds:
+    """A cross-validation splitter and what it guarantees (recorded in the report)."""
+
+    splitter: Any
+    scheme: str  # "speaker-grouped" (no speaker on both sides), "stratified", "kfold", "shuffle"
+    n_splits: int  # the folds actually used; fewer than asked when speakers or files run out
+    warning: str | None = None  # set when speaker-grouped folds were asked for but impossible
+
+    @property
+    def speaker_independent(self) -> bool:
+        return self.scheme == "speaker-grouped"
+
+    def groups_for(self, groups: np.ndarray) -> np.ndarray | None:
+        """What to pass as `groups` to scikit-learn (only a grouped splitter takes them)."""
+        return groups if self.speaker_independent else None
+
+    def describe(self) -> dict:
+        return {"folds": self.n_splits, "cv_scheme": self.scheme,
+                "speaker_independent": self.speaker_independent}
+
+
 def speaker_folds(groups: np.ndarray, folds: int) -> GroupKFold:
     n = len(np.unique(groups))
     if n < 2:
@@ -59,16 +81,36 @@ def speaker_folds(groups: np.ndarray, folds: int) -> GroupKFold:
     return GroupKFold(n_splits=min(folds, n))
 
 
-def within_corpus_splitter(kind: str, folds: int, seed: int, groups: np.ndarray) -> Any:
+def training_folds(groups: np.ndarray, y: np.ndarray, folds: int, seed: int) -> Folds:
+    """Speaker-grouped folds, at most one per speaker. With a single speaker (a CSV
+    corpus without a speaker column) there is nothing to group by: stratified folds
+    instead, which are NOT speaker-independent; callers warn and the report says so."""
+    if len(np.unique(groups)) >= 2:
+        cv = speaker_folds(groups, folds)
+        return Folds(cv, "speaker-grouped", cv.get_n_splits())
+    smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
+    if smallest < 2:
+        raise CorpusError(f"one speaker and an emotion with {smallest} file(s): too few to "
+                          "cross-validate; add files or a speaker column")
+    k = min(folds, smallest)
+    return Folds(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed), "stratified", k,
+                 "the training data has a single speaker (a CSV corpus without a speaker column "
+                 f"is one): cross-validation uses {k} stratified folds instead, which are NOT "
+                 "speaker-independent, so CV UAR is optimistic")
+
+
+def within_corpus_splitter(kind: str, folds: int, seed: int, groups: np.ndarray,
+                           y: np.ndarray) -> Folds:
     """The `--cv` splitter for within-corpus evaluation (shuffling uses `seed`)."""
     if kind == "speaker":
-        return speaker_folds(groups, folds)
+        return training_folds(groups, y, folds, seed)
     if kind == "kfold":
-        return KFold(n_splits=folds)
+        return Folds(KFold(n_splits=folds), "kfold", folds)
     if kind == "shuffle":
-        return KFold(n_splits=folds, shuffle=True, random_state=seed)
+        return Folds(KFold(n_splits=folds, shuffle=True, random_state=seed), "shuffle", folds)
     if kind == "stratified":
-        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        return Folds(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed),
+                     "stratified", folds)
     raise ValueError(f"unknown --cv {kind!r}; choose from {', '.join(CV_KINDS)}")
 
 
@@ -103,10 +145,10 @@ def grid_search(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
     grid = {f"clf__{k}": v for k, v in spec.grid.items()}
     Xf, yf, gf, fit_params = _fit_inputs(name, X, y, groups, settings)
     start = time.perf_counter()
-    search = GridSearchCV(pipe, grid, scoring="balanced_accuracy",
-                          cv=speaker_folds(gf, settings.folds), n_jobs=settings.jobs,
-                          refit=True, error_score="raise")
-    search.fit(Xf, yf, groups=gf, **fit_params)
+    folds = training_folds(gf, yf, settings.folds, settings.seed)
+    search = GridSearchCV(pipe, grid, scoring="balanced_accuracy", cv=folds.splitter,
+                          n_jobs=settings.jobs, refit=True, error_score="raise")
+    search.fit(Xf, yf, groups=folds.groups_for(gf), **fit_params)
     best = {k.removeprefix("clf__"): v for k, v in search.best_params_.items()}
     return SearchResult(name, search.best_estimator_, best, float(search.best_score_),
                         time.perf_counter() - start)
@@ -124,8 +166,9 @@ def stacking(results: list[SearchResult], X: np.ndarray, y: np.ndarray, groups: 
         cv=StratifiedKFold(n_splits=min(settings.folds, 5), shuffle=True,
                            random_state=settings.seed),
         stack_method="predict_proba", n_jobs=1)
-    scores = cross_val_score(stack, X, y, groups=groups, scoring="balanced_accuracy",
-                             cv=speaker_folds(groups, settings.folds), n_jobs=settings.jobs)
+    folds = training_folds(groups, y, settings.folds, settings.seed)
+    scores = cross_val_score(stack, X, y, groups=folds.groups_for(groups),
+                             scoring="balanced_accuracy", cv=folds.splitter, n_jobs=settings.jobs)
     stack.fit(X, y)
     pipe = Pipeline([("clf", stack)])
     return SearchResult(STACKING, pipe, {"members": [r.name for r in results]},

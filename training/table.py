@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def results_table(report: dict) -> str:
     tests = report["test"]
+    search = report.get("search", {})
     header = ["model", "CV-UAR"] + [f"{t} {k}" for t in tests for k in ("acc", "UAR")]
     rows = []
     for name, row in report["models"].items():
@@ -20,8 +21,11 @@ def results_table(report: dict) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     out = [f"emotions: {', '.join(report['emotions'])}   train: {'+'.join(report['train'])} "
            f"({report['n_train']} files)", *lines,
-           f"* best by speaker-grouped CV UAR on the training data: {report['best_model']} "
-           f"{report['best_params']}"]
+           f"* best by {search.get('cv_scheme', 'speaker-grouped')} CV UAR on the training data: "
+           f"{report['best_model']} {report['best_params']}"]
+    if search.get("speaker_independent") is False:
+        out.append(f"warning: the {search['folds']} CV folds are {search['cv_scheme']}, not "
+                   "speaker-independent (one speaker in the training data): CV UAR is optimistic")
     for t in tests:
         b = report["results"][t]
         lo, hi = b["uar_ci95"]
@@ -30,8 +34,8 @@ def results_table(report: dict) -> str:
                    f"chance {b['chance_uar']:.3f}")
     if report.get("within_corpus"):
         w = report["within_corpus"]
-        out.append(f"within-corpus {w['cv']} CV ({w['folds']} folds): UAR {w['uar']:.3f}, "
-                   f"accuracy {w['accuracy']:.3f}")
+        out.append(f"within-corpus {w.get('cv_scheme', w['cv'])} CV ({w['folds']} folds): "
+                   f"UAR {w['uar']:.3f}, accuracy {w['accuracy']:.3f}")
     skipped = {k: v for k, v in report["n_unreadable"].items() if v}
     names = {k: v for k, v in report["n_skipped_names"].items() if v}
     if skipped:

@@ -120,16 +120,6 @@ def test_csv_with_missing_column_names_it(capsys, tmp_path, fake_corpora):
     assert rc == 1 and str(labels) in line and "path, emotion" in line
 
 
-def test_csv_without_speakers_cannot_be_speaker_validated(capsys, tmp_path, fake_corpora,
-                                                          shared_cache):
-    rows = [f"{p},{'angry' if 'W' in p.stem else 'sad'}"
-            for p in sorted((fake_corpora / "emodb" / "wav").glob("*"))]
-    labels = write_csv(tmp_path / "mine.csv", "path,emotion\n" + "\n".join(rows) + "\n")
-    rc, _, err = train(capsys, tmp_path, "--train", "mine", "--corpus", f"mine={labels}",
-                       cache=shared_cache)
-    assert rc == 1 and "speaker column" in one_error_line(err)
-
-
 def test_emotion_the_corpus_lacks_names_corpus_and_what_it_has(capsys, tmp_path, fake_corpora):
     rc, _, err = train(capsys, tmp_path, "--train", "ravdess", "--test", "emodb",
                        "--corpus-dir", str(fake_corpora), "--emotions", "angry,boredom")
