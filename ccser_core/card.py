@@ -100,6 +100,10 @@ def validate_card(card: dict, where: Path) -> None:
         _finite(prior["mean"], where, "normalisation.prior.mean")
         _finite(prior["var"], where, "normalisation.prior.var")
         _finite([prior["weight"]], where, "normalisation.prior.weight")
+        outside = [i for i in prior.get("anchored", []) if i >= n]
+        if outside:
+            raise ModelError(f"{where}: normalisation.prior.anchored has index {outside[0]}, "
+                             f"beyond n_features {n}")
     for key, value in card.get("speech_gate", {}).items():
         _finite([value], where, f"speech_gate.{key}")
 

@@ -244,7 +244,8 @@ def load_model(folder: str | Path) -> LoadedModel:
                                        providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelError(f"{onnx_path}: not a loadable ONNX model ({exc})") from exc
-    _check_session(session, n_features, len(card["emotions"]), onnx_path, kind)
+    n_inputs = n_features + len(card["normalisation"].get("prior", {}).get("anchored", []))
+    _check_session(session, n_inputs, len(card["emotions"]), onnx_path, kind)
     check_tie(card, session.get_modelmeta().custom_metadata_map, card_path, onnx_path)
     return LoadedModel(folder, card, config, session)
 

@@ -5,6 +5,13 @@ own statistics, never by the training corpus's. Both forms share one rule:
 the statistics are a prior worth `prior_weight` pseudo-observations, pooled
 with the speaker's observed vectors. So after the same vectors the streaming
 statistics equal the batch ones exactly.
+
+A session that holds one emotion throughout pulls its own statistics towards
+that emotion, and the z-scores then say "average". So the model input can
+carry, besides the session-normalised vector, the `anchored` features (by
+default the prosody group) z-scored by the prior alone: those a sustained
+emotion cannot absorb. `Prior.model_input` builds that input from any
+statistics, so live, batch and the daemon's utterance snapshots agree.
 """
 
 from __future__ import annotations
@@ -20,19 +27,39 @@ MIN_STD = 1e-6
 @dataclass(frozen=True)
 class Prior:
     """Starting statistics of an unseen speaker: mean of per-speaker means and mean
-    within-speaker variance of the training data, worth `weight` observations."""
+    within-speaker variance of the training data, worth `weight` observations.
+
+    `anchored`: indices of features that the model input also carries z-scored by
+    this prior alone (never adapted to the session); empty = session-normalised only.
+    """
 
     mean: np.ndarray
     var: np.ndarray
     weight: float
+    anchored: tuple[int, ...] = ()
+
+    @property
+    def n_inputs(self) -> int:
+        """Length of the model input built from one feature vector."""
+        return len(self.mean) + len(self.anchored)
+
+    def model_input(self, x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        """x (..., n_features) z-scored by the session statistics (mean, var), followed by
+        its anchored features z-scored by the prior alone."""
+        out = apply(x, mean, var)
+        if not self.anchored:
+            return out
+        idx = list(self.anchored)
+        return np.concatenate([out, apply(x[..., idx], self.mean[idx], self.var[idx])], axis=-1)
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "var": self.var.tolist(), "weight": self.weight}
+        d = {"mean": self.mean.tolist(), "var": self.var.tolist(), "weight": self.weight}
+        return {**d, "anchored": list(self.anchored)} if self.anchored else d
 
     @classmethod
     def from_dict(cls, d: dict) -> Prior:
         return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["var"], dtype=np.float64),
-                   float(d["weight"]))
+                   float(d["weight"]), tuple(int(i) for i in d.get("anchored", ())))
 
 
 def balanced_stats(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +83,7 @@ def _speaker_stats(X: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray
 
 
 def fit_prior(X: np.ndarray, groups: np.ndarray, weight: float,
-              labels: np.ndarray | None = None) -> Prior:
+              labels: np.ndarray | None = None, anchored: tuple[int, ...] = ()) -> Prior:
     """Prior from training data: average over speakers of their mean and variance
     (class-balanced per speaker when `labels` are given, matching the training side)."""
     means, vars_ = [], []
@@ -65,7 +92,7 @@ def fit_prior(X: np.ndarray, groups: np.ndarray, weight: float,
         m, v = _speaker_stats(X[rows], None if labels is None else labels[rows])
         means.append(m)
         vars_.append(v)
-    return Prior(np.mean(means, axis=0), np.mean(vars_, axis=0), float(weight))
+    return Prior(np.mean(means, axis=0), np.mean(vars_, axis=0), float(weight), tuple(anchored))
 
 
 def pooled_stats(X: np.ndarray, prior: Prior | None) -> tuple[np.ndarray, np.ndarray]:
@@ -98,18 +125,22 @@ class SpeakerNormaliser:
         self.prior = prior
 
     def transform(self, X: np.ndarray, groups: np.ndarray,
-                  labels: np.ndarray | None = None) -> np.ndarray:
-        """`labels` (training side only, no prior) make each group's statistics
-        class-balanced (see `balanced_stats`)."""
+                  labels: np.ndarray | None = None, anchor: Prior | None = None) -> np.ndarray:
+        """Model inputs (see `Prior.model_input`). `labels` (training side only, no prior)
+        make each group's statistics class-balanced (see `balanced_stats`); `anchor` then
+        gives the prior whose anchored features are appended."""
         if labels is not None and self.prior is not None:
             raise ValueError("class-balanced statistics are for training groups, without a prior")
-        out = np.empty(X.shape, dtype=np.float32)
+        anchor = self.prior if anchor is None else anchor
+        width = anchor.n_inputs if anchor is not None else X.shape[1]
+        out = np.empty((X.shape[0], width), dtype=np.float32)
         groups = np.asarray(groups)
         for g in np.unique(groups):
             rows = groups == g
             stats = pooled_stats(X[rows], self.prior) if labels is None else \
                 balanced_stats(X[rows], np.asarray(labels)[rows])
-            out[rows] = apply(X[rows], *stats)
+            out[rows] = anchor.model_input(X[rows], *stats) if anchor is not None else \
+                apply(X[rows], *stats)
         return out
 
 
@@ -144,7 +175,8 @@ class StreamingNormaliser:
         return mean, np.maximum(ss / total, 0.0)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        return apply(np.asarray(x, dtype=np.float64), *self.stats())
+        """The model input for `x` under the statistics so far."""
+        return self.prior.model_input(np.asarray(x, dtype=np.float64), *self.stats())
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """The live rule in one place: normalise `x` by what came before, then learn it."""
@@ -158,12 +190,22 @@ def streaming_transform(X: np.ndarray, groups: np.ndarray, prior: Prior,
     """Evaluate streaming mode offline: per group, a seeded random file order, each
     file normalised with only the files before it (plus the prior), as the daemon would."""
     rng = np.random.default_rng(seed)
-    out = np.empty(X.shape, dtype=np.float32)
     groups = np.asarray(groups)
+    sessions = []
     for g in np.unique(groups):
         idx = np.nonzero(groups == g)[0]
         rng.shuffle(idx)
-        stream = StreamingNormaliser(prior)
-        for i in idx:
-            out[i] = stream.step(X[i])
+        sessions.append(idx)
+    out = np.empty((X.shape[0], prior.n_inputs), dtype=np.float32)
+    if sessions:
+        out[np.concatenate(sessions)] = stream_sessions(X, sessions, prior)
     return out
+
+
+def stream_sessions(X: np.ndarray, sessions: list[np.ndarray], prior: Prior) -> np.ndarray:
+    """Rows of X played as live sessions (each an ordered index array): one model input
+    per (session, position), in session order, each from the statistics before it."""
+    rows = [StreamingNormaliser(prior) for _ in sessions]
+    out = [[stream.step(X[i]) for i in idx] for stream, idx in zip(rows, sessions, strict=True)]
+    flat = [r for session in out for r in session]
+    return np.vstack(flat).astype(np.float32) if flat else np.empty((0, prior.n_inputs), np.float32)

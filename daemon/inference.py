@@ -26,7 +26,6 @@ import numpy as np
 from ccser_core.audio import WORKING_RATE
 from ccser_core.frame_norm import step_frames
 from ccser_core.model import LoadedModel
-from ccser_core.normalisation import apply
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,8 @@ class Classifier:
     def utterance(self, job: Job, stats: Stats) -> Result:
         """Whole-utterance vector, normalised with a snapshot; never updates statistics."""
         vec = self.features(job.samples)
-        x = apply(vec.astype(np.float64), *stats) if stats is not None else vec
+        x = self.normaliser.prior.model_input(vec.astype(np.float64), *stats) \
+            if stats is not None else vec
         proba = self.model.predict_proba(x)[0]
         return Result(job, proba / proba.sum(), vec)
 

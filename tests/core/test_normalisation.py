@@ -150,3 +150,31 @@ def test_balanced_stats_give_each_label_equal_weight():
     assert mean[0] == pytest.approx(2.0) and var[0] == pytest.approx(4.0)
     prior = fit_prior(X, np.zeros(4), 2.0, labels=np.array(["a", "b", "b", "b"]))
     assert prior.mean[0] == pytest.approx(2.0)
+
+
+def test_anchored_features_are_appended_relative_to_the_prior_alone(data, prior):
+    """A sustained shift moves the session statistics, not the anchored (prior-only) copy."""
+    X, groups = data
+    anchored = Prior(prior.mean, prior.var, prior.weight, (1, 4))
+    assert anchored.n_inputs == D + 2
+    rows = X[groups == "spk1"]
+    stream = StreamingNormaliser(anchored)
+    out = np.vstack([stream.step(x) for x in rows])
+    assert out.shape == (len(rows), D + 2)
+    expected = (rows[:, [1, 4]] - prior.mean[[1, 4]]) / np.sqrt(prior.var[[1, 4]])
+    np.testing.assert_allclose(out[:, D:], expected, rtol=1e-5)
+    # The session part is exactly the unanchored rule's.
+    plain = StreamingNormaliser(prior)
+    np.testing.assert_allclose(out[:, :D], np.vstack([plain.step(x) for x in rows]), rtol=1e-6)
+    # Batch twin: after all vectors, batch equals the streaming statistics applied to each.
+    batch = SpeakerNormaliser(anchored).transform(rows, np.zeros(len(rows)))
+    np.testing.assert_allclose(batch, anchored.model_input(rows, *stream.stats()), rtol=1e-5)
+    assert Prior.from_dict(json.loads(json.dumps(anchored.to_dict()))).anchored == (1, 4)
+
+
+def test_streaming_transform_keeps_row_order_with_anchored_inputs(data, prior):
+    X, groups = data
+    anchored = Prior(prior.mean, prior.var, prior.weight, (0,))
+    out = streaming_transform(X, groups, anchored, seed=3)
+    assert out.shape == (len(X), D + 1)
+    np.testing.assert_allclose(out[:, D], (X[:, 0] - prior.mean[0]) / np.sqrt(prior.var[0]), rtol=1e-5)
