@@ -80,7 +80,7 @@ def metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
     for kind, value in metrics.items():
         if kind == "cv_uar" and isinstance(value, int | float):
-            rows.append({"kind": "cv", "name": "training corpora (speaker-grouped CV)",
+            rows.append({"kind": "cv", "name": "training corpora, by speaker",
                          "uar": value})
         elif isinstance(value, dict) and "uar" in value:
             row(kind, value.get("cv", ""), value)

@@ -1,29 +1,28 @@
 """The live relay: one ZeroMQ subscription fanned out to every browser.
 
-A thread holds one SUB socket for the dashboard's lifetime, checks each message
-with `ccser_core.client.parse` (the schema's one validator; a bad message is
-counted and skipped, the socket stays) and hands the event to the asyncio loop.
-The event goes on as published, so fields newer than this code (e.g. `source`)
-reach the page. The loop keeps the last few minutes of events, and per daemon its latest status,
-lost messages (gaps in `seq`), restarts (`seq` going back) and whether it is
-still there: a daemon that misses two heartbeats is "no connection". Every
-message goes onto each browser's bounded queue; a browser that falls behind is
-dropped (its EventSource reconnects and gets a fresh snapshot), so a sleeping
-tab never holds up the relay or the other tabs.
+A thread holds one SUB socket for the dashboard's lifetime, reads each message
+with `ccser_core.client.parse` (the schema's one validator, which also brings
+older event versions up to date; a bad message is counted and skipped, the
+socket stays) and hands the event to the asyncio loop. The loop keeps the last
+few minutes of events, and per daemon its latest status, lost messages (gaps in
+`seq`), restarts (`seq` going back) and whether it is still there: a daemon
+that misses two heartbeats is "no connection". Every message goes onto each
+browser's bounded queue; a browser that falls behind is dropped (its
+EventSource reconnects and gets a fresh snapshot), so a sleeping tab never
+holds up the relay or the other tabs.
 
 Messages to browsers (JSON):
   {"type": "event", "source": KEY, "event": {...daemon event...}}
   {"type": "daemon", "source": KEY, "state": ..., "status": {...} | null, ...}
   {"type": "snapshot", "now": UNIX_S, "events": [...], "daemons": [...], ...}
-KEY is the event's `source` when it has one; events without one belong to
-the only daemon seen (a single ccserd puts `source` in its status events only).
+KEY is the daemon's name, the events' `source` ("" for an unnamed daemon);
+many daemons behind one proxy are told apart by it, each with its own `seq`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -78,24 +77,28 @@ class RelayState:
     messages for the browsers out."""
 
     def __init__(self, history_s: float = 300.0, heartbeat_s: float = DEFAULT_HEARTBEAT_S,
-                 max_history: int = 20000) -> None:
+                 max_history: int = 20000, address: str = "") -> None:
         self.history_s = history_s
         self.default_heartbeat = heartbeat_s
         self.history: deque[tuple[float, dict[str, Any]]] = deque(maxlen=max_history)
         self.daemons: dict[str, Daemon] = {}
         self.invalid_messages = 0
         self.last_error = ""
+        self.address = address
 
-    def _key(self, event: dict[str, Any]) -> str:
-        if isinstance(event.get("source"), str):
-            return event["source"]
-        return next(iter(self.daemons)) if len(self.daemons) == 1 else ""
+    @staticmethod
+    def key(event: dict[str, Any]) -> str:
+        """The daemon an event comes from. Schema version 1 had no daemon name and
+        used a status event's `source` for its input (version 2 calls that `input`)."""
+        if event["type"] == "status" and "input" not in event:
+            return ""
+        return str(event.get("source", ""))
 
     def receive(self, event: dict[str, Any], now: float) -> list[dict[str, Any]]:
         """Account for one daemon event received at monotonic time `now`."""
-        key = self._key(event)
-        daemon = self.daemons.setdefault(key, Daemon(key))
+        key = self.key(event)
         out: list[dict[str, Any]] = []
+        daemon = self.daemons.setdefault(key, Daemon(key))
         changed = self._count_seq(daemon, int(event["seq"]))
         if event["type"] == "status":
             if daemon.last_status_at is not None and daemon.status is not None \
@@ -143,8 +146,8 @@ class RelayState:
         while self.history and now - self.history[0][0] > self.history_s:
             self.history.popleft()
 
-    def snapshot(self, address: str) -> dict[str, Any]:
-        return {"type": "snapshot", "now": time.time(), "address": address,
+    def snapshot(self) -> dict[str, Any]:
+        return {"type": "snapshot", "now": time.time(), "address": self.address,
                 "history_s": self.history_s, "events": [m for _, m in self.history],
                 "daemons": [d.to_message(self.default_heartbeat) for d in self.daemons.values()],
                 "invalid_messages": self.invalid_messages, "error": self.last_error}
@@ -157,7 +160,7 @@ class Relay:
                  heartbeat_s: float = DEFAULT_HEARTBEAT_S, queue_size: int = 2000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.address = address
-        self.state = RelayState(history_s, heartbeat_s)
+        self.state = RelayState(history_s, heartbeat_s, address=address)
         self.queue_size = queue_size
         self.clock = clock
         self.clients: set[asyncio.Queue[dict[str, Any] | None]] = set()
@@ -189,7 +192,7 @@ class Relay:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.queue_size)
         self.clients.add(queue)
         self.state.prune(self.clock())
-        return queue, self.state.snapshot(self.address)
+        return queue, self.state.snapshot()
 
     def detach(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
         self.clients.discard(queue)
@@ -236,8 +239,8 @@ class Relay:
                     continue
                 frames = sock.recv_multipart()
                 try:
-                    parse(frames[0], frames[1])  # raises ValueError (EventError) if invalid
-                    self._call(self._receive, json.loads(frames[1]))
+                    event = parse(frames[0], frames[1]).to_dict()  # ValueError if invalid
+                    self._call(self._receive, event)
                 except (ValueError, IndexError) as exc:
                     self._call(self._invalid, str(exc) if frames[1:] else "message without a body")
         except zmq.ZMQError as exc:

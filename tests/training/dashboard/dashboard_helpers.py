@@ -10,33 +10,40 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ccser_core.events import EmotionEvent, StatusEvent, UtteranceEvent, VadEvent
-
 PROBS = {"neutral": 0.1, "happy": 0.2, "sad": 0.1, "angry": 0.6}
 
 
-def status(seq: int, state: str = "running", source: str = "mic", **kw: Any) -> dict[str, Any]:
-    fields = dict(seq=seq, time=time.time(), state=state, uptime_s=1.0, audio_s=1.0, overflows=0,
-                  dropped_windows=0, dropped_messages=0, queue_depth=0, windows=0, utterances=0,
-                  model_id="m", source=source)
-    return StatusEvent(**{**fields, **kw}).to_dict()
+# Events as a version-1 ccserd publishes them (every ccser reads version 1); `named`
+# turns one into version 2, where `source` names the daemon and status has `input`.
+def status(seq: int, state: str = "running", input: str = "mic", **kw: Any) -> dict[str, Any]:
+    return {"schema_version": 1, "type": "status", "seq": seq, "time": time.time(),
+            "state": state, "uptime_s": 1.0, "audio_s": 1.0, "overflows": 0,
+            "dropped_windows": 0, "dropped_messages": 0, "queue_depth": 0, "windows": 0,
+            "utterances": 0, "model_id": "m", "source": input, **kw}
 
 
-def emotion(seq: int, utterance_id: int = 0, t_end: float = 2.0, **kw: Any) -> dict[str, Any]:
-    return EmotionEvent(seq=seq, time=time.time(), t_start=t_end - 2.0, t_end=t_end,
-                        utterance_id=utterance_id, emotion="angry", confidence=0.6,
-                        probabilities=PROBS, model_id="m", **kw).to_dict()
+def emotion(seq: int, utterance_id: int = 0, t_end: float = 2.0, kind: str = "emotion",
+            ) -> dict[str, Any]:
+    return {"schema_version": 1, "type": kind, "seq": seq, "time": time.time(),
+            "t_start": t_end - 2.0, "t_end": t_end, "utterance_id": utterance_id,
+            "emotion": "angry", "confidence": 0.6, "probabilities": PROBS, "model_id": "m",
+            **({"n_windows": 1} if kind == "utterance" else {})}
 
 
 def utterance(seq: int, utterance_id: int = 0) -> dict[str, Any]:
-    return UtteranceEvent(seq=seq, time=time.time(), t_start=0.5, t_end=2.5,
-                          utterance_id=utterance_id, emotion="angry", confidence=0.6,
-                          probabilities=PROBS, model_id="m", n_windows=1).to_dict()
+    return emotion(seq, utterance_id, kind="utterance")
 
 
 def vad(seq: int, state: str, t: float, utterance_id: int = 0) -> dict[str, Any]:
-    return VadEvent(seq=seq, time=time.time(), state=state, t=t,
-                    utterance_id=utterance_id).to_dict()
+    return {"schema_version": 1, "type": "vad", "seq": seq, "time": time.time(), "state": state,
+            "t": t, "utterance_id": utterance_id}
+
+
+def named(event: dict[str, Any], source: str) -> dict[str, Any]:
+    out = {**event, "schema_version": 2, "source": source}
+    if event["type"] == "status":
+        out["input"] = event["source"]
+    return out
 
 
 def free_port() -> int:

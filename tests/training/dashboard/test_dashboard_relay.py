@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 
-from dashboard_helpers import emotion, free_port, publisher, status, utterance, vad
+from dashboard_helpers import emotion, free_port, named, publisher, status, utterance, vad
 
 from training.dashboard.relay import NO_CONNECTION, Relay, RelayState
 
@@ -17,12 +17,13 @@ def daemon_messages(messages):
 
 
 def test_status_makes_the_daemon_known_and_running():
-    state = RelayState(heartbeat_s=1.0)
+    state = RelayState(heartbeat_s=1.0, address="tcp://x")
     out = state.receive(status(0), now=0.0)
     assert daemon_messages(out)[0]["state"] == "running"
     assert daemon_messages(out)[0]["status"]["model_id"] == "m"
-    snap = state.snapshot("tcp://x")
-    assert snap["daemons"][0]["source"] == "mic" and snap["address"] == "tcp://x"
+    snap = state.snapshot()
+    assert snap["daemons"][0]["source"] == "" and snap["address"] == "tcp://x"
+    assert snap["daemons"][0]["status"]["source"] == "mic"  # version 1: the input
 
 
 def test_gaps_in_seq_are_lost_messages_and_a_step_back_is_a_restart():
@@ -30,7 +31,7 @@ def test_gaps_in_seq_are_lost_messages_and_a_step_back_is_a_restart():
     state.receive(status(0), 0.0)
     state.receive(emotion(1), 0.1)
     state.receive(emotion(5), 0.2)  # 2, 3, 4 lost
-    daemon = state.daemons["mic"]
+    daemon = state.daemons[""]
     assert daemon.lost_messages == 3 and daemon.restarts == 0
     out = state.receive(status(0), 0.3)  # a new ccserd starts again from 0
     assert daemon.restarts == 1 and daemon.lost_messages == 3
@@ -43,7 +44,7 @@ def test_two_missed_heartbeats_mean_no_connection():
     state = RelayState(heartbeat_s=5.0)
     for i, t in enumerate((0.0, 1.0, 2.0)):  # beats every second: measured, not the default
         state.receive(status(i), t)
-    assert state.daemons["mic"].heartbeat_s(5.0) == 1.0
+    assert state.daemons[""].heartbeat_s(5.0) == 1.0
     assert state.tick(4.4) == []  # 2.4 s: two beats late but within the slack
     out = state.tick(4.6)
     assert daemon_messages(out)[0]["state"] == NO_CONNECTION
@@ -58,7 +59,7 @@ def test_a_stopping_daemon_turns_to_no_connection_after_two_heartbeats():
     state.receive(status(1), 1.0)
     out = state.receive(status(2, state="stopping"), 1.2)
     assert daemon_messages(out)[0]["state"] == "stopping"
-    assert state.daemons["mic"].heartbeat_s(1.0) == 1.0  # the early final status is no beat
+    assert state.daemons[""].heartbeat_s(1.0) == 1.0  # the early final status is no beat
     assert daemon_messages(state.tick(3.8))[0]["state"] == NO_CONNECTION
 
 
@@ -66,21 +67,21 @@ def test_extra_statuses_for_new_subscribers_do_not_shorten_the_heartbeat():
     state = RelayState(heartbeat_s=5.0)
     for i, t in enumerate((0.0, 5.0, 5.1, 10.0)):
         state.receive(status(i), t)
-    assert state.daemons["mic"].heartbeat_s(5.0) == 5.0
+    assert state.daemons[""].heartbeat_s(5.0) == 5.0
 
 
-def test_events_without_source_belong_to_the_only_daemon_and_sources_are_kept():
+def test_daemons_behind_a_proxy_are_told_apart_by_source():
     state = RelayState()
-    state.receive(status(0, source="mic"), 0.0)
-    out = state.receive(emotion(1), 0.1)
-    assert out[0]["type"] == "event" and out[0]["source"] == "mic"
-    assert out[0]["event"]["seq"] == 1 and state.daemons["mic"].last_seq == 1
-    # Behind a proxy: events that name their daemon are kept apart, `source` passed on.
-    tagged = {**emotion(7), "source": "kitchen"}
-    out = state.receive(tagged, 0.2)
-    assert out[0]["source"] == "kitchen" and out[0]["event"]["source"] == "kitchen"
-    assert set(state.daemons) == {"mic", "kitchen"}
-    assert state.daemons["mic"].lost_messages == 0
+    state.receive(named(status(0), "kitchen"), 0.0)
+    state.receive(named(status(0), "hall"), 0.0)
+    state.receive(named(emotion(1), "kitchen"), 0.1)
+    out = state.receive(named(emotion(1), "hall"), 0.1)  # seq counts per daemon: no loss
+    assert out[0]["source"] == "hall" and out[0]["event"]["source"] == "hall"
+    assert set(state.daemons) == {"kitchen", "hall"}
+    assert all(d.lost_messages == 0 and d.restarts == 0 for d in state.daemons.values())
+    assert state.daemons["hall"].status["input"] == "mic"
+    out = state.receive(emotion(9), 0.2)  # a version-1 daemon in the mix: unnamed
+    assert out[0]["source"] == "" and "" in state.daemons
 
 
 def test_history_keeps_the_last_minutes_for_a_reconnecting_browser():
@@ -89,7 +90,7 @@ def test_history_keeps_the_last_minutes_for_a_reconnecting_browser():
     state.receive(vad(1, "start", 0.5), 1.0)
     state.receive(emotion(2), 3.0)
     state.receive(utterance(3), 12.5)
-    types = [m["event"]["type"] for m in state.snapshot("a")["events"]]
+    types = [m["event"]["type"] for m in state.snapshot()["events"]]
     assert types == ["emotion", "utterance"]  # the vad start is older than 10 s
 
 
@@ -136,6 +137,6 @@ def test_invalid_messages_are_counted_not_fatal():
                 await asyncio.sleep(0.1)
             await relay.stop()
         assert relay.state.invalid_messages >= 1 and "not JSON" in relay.state.last_error
-        assert relay.state.daemons["mic"].status is not None
+        assert relay.state.daemons[""].status is not None
 
     asyncio.run(scenario())

@@ -120,7 +120,7 @@ function renderCurrent(spans) {
   node.style.color = colour(e.emotion);
   node.style.opacity = gone ? 0.4 : 1;  // a value from a daemon no longer there
   const ago = Math.max(0, now() - e.time);
-  const from = live.daemons.size > 1 || "source" in e ? ` · from ${last.source}` : "";
+  const from = last.source ? ` · from ${last.source}` : "";
   $("current-detail").textContent = (gone ? "daemon not connected · " : "") + (ongoing && !gone
     ? `speaking now · utterance ${ongoing.id}`
     : e.type === "utterance"
@@ -148,8 +148,10 @@ function renderDaemon() {
   const x = (s && s.extra) || {};
   const latency = "window_latency_p50_ms" in x
     ? `${x.window_latency_p50_ms.toFixed(0)} / ${x.window_latency_p95_ms.toFixed(0)} ms` : "—";
-  const wide = [["Model", s ? s.model_id : "—"], ["Input", s ? s.source : "—"],
-    ["Publisher", live.address || "—"]];
+  // Schema version 2 names the daemon (`source`) and calls its input `input`; version 1
+  // had no name and called the input `source`.
+  const wide = [...(d && d.source ? [["Daemon", d.source]] : []), ["Model", s ? s.model_id : "—"],
+    ["Input", s ? s.input ?? s.source : "—"], ["Publisher", live.address || "—"]];
   const rows = [
     ["Audio processed", s ? duration(s.audio_s) : "—"], ["Uptime", s ? duration(s.uptime_s) : "—"],
     ["Windows", s ? s.windows : "—"], ["Utterances", s ? s.utterances : "—"],

@@ -83,7 +83,7 @@ export async function fillModelSelect() {
   const { models } = await api("/api/models");
   const select = $("file-model"), keep = select.value;
   select.replaceChildren(...models.map((m) => el("option", { value: m.key },
-    `${m.name}${m.is_default ? " (default)" : ""} · ${m.emotions.join(", ")}`)));
+    `${m.name}${m.is_default && m.name !== "default" ? " (default)" : ""} · ${m.emotions.join(", ")}`)));
   if (models.some((m) => m.key === keep)) select.value = keep;
 }
 
