@@ -30,6 +30,8 @@ from training.data import (
 from training.evaluate import metrics, uar
 from training.executor import executor
 from training.export import export_model
+from training.models import RNN
+from training.rnn.run import RnnRun
 from training.search import (
     STACKING,
     SearchResult,
@@ -97,17 +99,26 @@ def _run(cfg: TrainConfig) -> dict:
         log.warning("%s", folds.warning)
     t1 = time.perf_counter()
     results: list[SearchResult] = []
-    for name in tqdm([m for m in cfg.models if m != STACKING], desc="grid search", unit="model",
-                     disable=cfg.quiet):
+    for name in tqdm([m for m in cfg.models if m not in (STACKING, RNN)], desc="grid search",
+                     unit="model", disable=cfg.quiet):
         results.append(grid_search(name, X, y, groups, cfg.search))
     if STACKING in cfg.models:
         results.append(stacking(list(results), X, y, groups, cfg.search))
+    rnn = None
+    if RNN in cfg.models:
+        from training.rnn.run import train_rnn  # PyTorch only for runs that ask for it
+
+        rnn = train_rnn(cfg, train_parts, test_parts)
+        results.append(rnn.result)
     best = max(results, key=lambda r: r.cv_uar)
     timings["search_s"] = time.perf_counter() - t1
 
     emotions = list(cfg.emotions)
     within = None
-    if not cfg.test:
+    if not cfg.test and rnn is not None and best is rnn.result:
+        within = {"cv": "rnn validation speakers", **metrics(rnn.val_y, rnn.val_pred, emotions,
+                                                             cfg.seed)}
+    elif not cfg.test:
         cv = within_corpus_splitter(cfg.cv, cfg.search.folds, cfg.seed, groups, y)
         pred = cross_val_predict(clone(best.estimator), X, y, cv=cv.splitter, n_jobs=cfg.jobs,
                                  groups=cv.groups_for(groups))
@@ -117,14 +128,24 @@ def _run(cfg: TrainConfig) -> dict:
     model_rows = {r.name: {"best_params": _jsonable(r.best_params), "cv_uar": r.cv_uar,
                            "search_s": r.seconds, "test_uar": {}} for r in results}
     check_rows: list[np.ndarray] = []
+    fusion: dict[str, dict] = {}
+
+    def predict(r: SearchResult, part: CorpusData, mode: str, X: np.ndarray) -> np.ndarray:
+        if rnn is not None and r is rnn.result:  # reads the corpus's frames, not X
+            return rnn.predict_proba(part.name, mode).argmax(axis=1)
+        return r.estimator.predict(X)
+
     for part in test_parts:
         Xt = normalise_adaptive(part, cfg.norm, prior)
         Xs = normalise_streaming(part, cfg.norm, prior, cfg.seed)
         check_rows.append(Xt)
         for r in results:
-            model_rows[r.name]["test_uar"][part.name] = uar(part.y, r.estimator.predict(Xt))
-        block = metrics(part.y, best.estimator.predict(Xt), emotions, cfg.seed)
-        stream = metrics(part.y, best.estimator.predict(Xs), emotions, cfg.seed)
+            model_rows[r.name]["test_uar"][part.name] = uar(part.y,
+                                                           predict(r, part, "adaptive", Xt))
+        block = metrics(part.y, predict(best, part, "adaptive", Xt), emotions, cfg.seed)
+        stream = metrics(part.y, predict(best, part, "streaming", Xs), emotions, cfg.seed)
+        if rnn is not None and len(results) > 1:
+            fusion[part.name] = late_fusion(rnn, results, part, {"adaptive": Xt, "streaming": Xs})
         block["streaming"] = {k: stream[k] for k in
                               ("uar", "accuracy", "macro_f1", "uar_ci95", "per_class_recall")}
         block["uar_streaming"] = stream["uar"]
@@ -145,6 +166,7 @@ def _run(cfg: TrainConfig) -> dict:
         "models": model_rows,
         "results": test_report,
         "within_corpus": within,
+        **({"fusion": fusion} if fusion else {}),
         "n_train": int(len(y)),
         "n_train_per_emotion": {e: int(np.sum(y == i)) for i, e in enumerate(emotions)},
         "n_unreadable": {p.name: p.n_failed for p in train_parts + test_parts},
@@ -153,11 +175,29 @@ def _run(cfg: TrainConfig) -> dict:
     if cfg.export:
         t2 = time.perf_counter()
         check_X = np.vstack(check_rows) if check_rows else X
-        report["export"] = export_model(cfg, best, prior, report, check_X, train_parts)
+        if rnn is not None and best is rnn.result:
+            from training.rnn.export import export_rnn
+
+            report["export"] = export_rnn(cfg, best.estimator, rnn.prior, report,
+                                          rnn.check_seqs, train_parts)
+        else:
+            report["export"] = export_model(cfg, best, prior, report, check_X, train_parts)
         timings["export_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
     report["timings"] = timings
     return report
+
+
+def late_fusion(rnn: RnnRun, results: list[SearchResult], part: CorpusData,
+                inputs: dict[str, np.ndarray]) -> dict:
+    """Test UAR of the mean of the RNN's and the best other model's probabilities
+    (evaluation only: the exported model is one of the two)."""
+    other = max((r for r in results if r is not rnn.result), key=lambda r: r.cv_uar)
+    out: dict = {"members": [other.name, RNN]}
+    for mode, X in inputs.items():
+        proba = rnn.predict_proba(part.name, mode) + other.estimator.predict_proba(X)
+        out[f"uar_{mode}"] = uar(part.y, proba.argmax(axis=1))
+    return out
 
 
 def _jsonable(value: object) -> object:

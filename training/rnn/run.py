@@ -1,0 +1,88 @@
+"""`--models rnn` inside a `ccser-train` run: frames of the run's corpora, training,
+and the test-corpus inputs in each evaluation mode, for `training/pipeline.py`.
+
+PyTorch is imported here, so only a run that names `rnn` needs the [deep] extra.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ccser_core.errors import CcserError
+from ccser_core.frame_norm import normalise_frames
+from ccser_core.normalisation import Prior
+from training.config import TrainConfig
+from training.data import CorpusData
+from training.models import RNN, RNN_GRID
+from training.search import SearchResult
+
+
+def require_torch() -> None:
+    """A clear message instead of an ImportError when the [deep] extra is missing."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise CcserError("--models rnn needs PyTorch: pip install 'ccser[deep]' (CPU build: "
+                         "pip install torch --index-url https://download.pytorch.org/whl/cpu "
+                         "first)") from exc
+
+
+@dataclass
+class RnnRun:
+    """The trained network, its prior, and normalised test inputs per (corpus, mode)."""
+
+    result: SearchResult  # estimator: training.rnn.train.FittedRnn
+    prior: Prior | None
+    inputs: dict[tuple[str, str], list[np.ndarray]]
+    val_y: np.ndarray
+    val_pred: np.ndarray
+    check_seqs: list[np.ndarray]  # export's ONNX check: test inputs, else validation rows
+
+    def predict_proba(self, corpus: str, mode: str) -> np.ndarray:
+        """Probabilities for a test corpus's rows, `mode` "adaptive" or "streaming"."""
+        return self.result.estimator.predict_proba(self.inputs[(corpus, mode)])
+
+
+def train_rnn(cfg: TrainConfig, train_parts: list[CorpusData],
+              test_parts: list[CorpusData]) -> RnnRun:
+    require_torch()
+    from training.rnn.data import (
+        FrameCache,
+        corpus_frames,
+        evaluation_frames,
+        frame_prior,
+        training_frames,
+    )
+    from training.rnn.train import TrainSet, fit_rnn, validation_speakers
+
+    cache = FrameCache(cfg.cache_dir, cfg.features)
+    train_sets = [corpus_frames(p, cache, cfg.jobs, cfg.quiet) for p in train_parts]
+    augmented: list[tuple[np.ndarray, int, str]] = []
+    for part in train_parts:
+        for name in cfg.augment:
+            fs = corpus_frames(part, cache, cfg.jobs, cfg.quiet, name, cfg.seed)
+            # Each (speaker, augmentation) its own group with class-balanced statistics,
+            # as the functional path normalises augmented copies.
+            seqs = fs.seqs if cfg.norm == "train" else normalise_frames(fs.seqs, fs.groups, None,
+                                                                       fs.labels)
+            augmented += list(zip(seqs, fs.y.tolist(), fs.speakers.tolist(), strict=True))
+    data = TrainSet(training_frames(train_sets, cfg.norm), np.concatenate([s.y for s in train_sets]),
+                    np.concatenate([s.speakers for s in train_sets]), augmented)
+    fitted = fit_rnn(data, len(cfg.emotions), RNN_GRID, cfg.search.balance, cfg.seed, cfg.jobs,
+                     cfg.quiet)
+    prior = frame_prior(train_sets, cfg.norm, cfg.prior_weight)
+    inputs: dict[tuple[str, str], list[np.ndarray]] = {}
+    for part in test_parts:
+        fs = corpus_frames(part, cache, cfg.jobs, cfg.quiet)
+        inputs[(part.name, "adaptive")], inputs[(part.name, "streaming")] = \
+            evaluation_frames(fs, prior, cfg.seed)
+    val = validation_speakers(data.speakers, RNN_GRID.val_fraction, cfg.seed)
+    rows = [i for i, s in enumerate(data.speakers) if s in val]
+    val_seqs = [data.seqs[i] for i in rows]
+    check = [s for (_, mode), seqs in inputs.items() if mode == "adaptive" for s in seqs]
+    result = SearchResult(RNN, fitted, fitted.params, fitted.val_uar,  # type: ignore[arg-type]
+                          fitted.seconds)
+    return RnnRun(result, prior, inputs, data.y[rows], fitted.predict(val_seqs),
+                  check or val_seqs)
