@@ -27,6 +27,10 @@ class DashboardConfig:
     heartbeat_s: float = 5.0  # assumed daemon status interval until measured
     train_jobs: int = 1
 
+    def __post_init__(self) -> None:
+        if not self.models_dirs:
+            raise ValueError("models_dirs: give at least one folder (new models go to the first)")
+
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
