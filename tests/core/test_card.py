@@ -4,6 +4,7 @@ model.onnx that refuses a card edited after export (e.g. emotions reordered).
 Every refusal is one ModelError line naming the file and the field."""
 
 import dataclasses
+import hashlib
 import json
 
 import numpy as np
@@ -150,8 +151,6 @@ def test_descriptive_blocks_stay_open(tmp_path, onnx_bytes):
 def test_an_onnx_file_without_the_digest_is_refused(tmp_path, onnx_bytes):
     folder = tmp_path / "m"
     write_model_folder(folder, onnx_bytes, make_card())
-    import hashlib
-
     (folder / ONNX_NAME).write_bytes(onnx_bytes)  # the untagged export, as a hand-made folder
     edit(folder, lambda c: c.update(onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest()))
     with pytest.raises(ModelError, match=f"{ONNX_NAME}: carries no digest of its card"):
