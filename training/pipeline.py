@@ -116,8 +116,9 @@ def _run(cfg: TrainConfig) -> dict:
     emotions = list(cfg.emotions)
     within = None
     if not cfg.test and rnn is not None and best is rnn.result:
-        within = {"cv": "rnn validation speakers", **metrics(rnn.val_y, rnn.val_pred, emotions,
-                                                             cfg.seed)}
+        # The network's one validation split stands in for CV folds.
+        within = {"cv": cfg.cv, "cv_scheme": "held-out validation speakers", "folds": 1,
+                  **metrics(rnn.val_y, rnn.val_pred, emotions, cfg.seed)}
     elif not cfg.test:
         cv = within_corpus_splitter(cfg.cv, cfg.search.folds, cfg.seed, groups, y)
         pred = cross_val_predict(clone(best.estimator), X, y, cv=cv.splitter, n_jobs=cfg.jobs,
