@@ -1,10 +1,15 @@
 """Daemon events: small frozen dataclasses, one JSON object per ZeroMQ message.
 
-Every event carries `schema_version`, `type` (equal to its ZeroMQ topic), a
-per-publisher `seq` that increases by one per message (so a client can see
-gaps) and `time` (wall clock, Unix seconds). Stream times `t_start` / `t_end`
+Every event carries `schema_version`, `type` (equal to its ZeroMQ topic),
+`source` (the publishing daemon's `--name`), a per-source `seq` that increases
+by one per message (so a client can see gaps, per daemon when many share one
+proxy) and `time` (wall clock, Unix seconds). Stream times `t_start` / `t_end`
 are seconds of audio since the daemon's stream began. The JSON Schema in
 `ccser_core/schema/events.schema.json` is the contract for other languages.
+
+Version 2 added `source` and renamed the status event's input name from
+`source` to `input`; version 1 events still read (`from_dict` upgrades them,
+with `source` "").
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions this code reads; 1 lacks `source` (upgraded by `from_dict`).
+READABLE_VERSIONS = (1, 2)
 TOPICS = ("emotion", "utterance", "vad", "status")
 
 
@@ -38,6 +45,7 @@ class Event:
     type: ClassVar[str] = ""
     seq: int
     time: float
+    source: str = field(default="", kw_only=True)  # the daemon's --name; "" before v2
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "type": self.type, **_clean(asdict(self))}
@@ -104,7 +112,7 @@ class StatusEvent(Event):
     windows: int
     utterances: int
     model_id: str
-    source: str
+    input: str = ""  # microphone, file or stdin the daemon listens to (v1: `source`)
     stream_start_time: float | None = None  # wall clock of stream sample 0, if known
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -116,13 +124,17 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 
 def from_dict(d: dict[str, Any]) -> Event:
-    """Build the event class named by d["type"]; ValueError for unknown types/versions."""
+    """Build the event class named by d["type"] (version 1 events upgraded);
+    ValueError for unknown types and versions this code cannot read."""
     kind = d.get("type")
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown event type {kind!r}")
-    if d.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"event schema_version {d.get('schema_version')!r} is not "
-                         f"{SCHEMA_VERSION}")
+    version = d.get("schema_version")
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"event schema_version {version!r}: this ccser reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))} (a newer daemon? upgrade ccser)")
+    if version == 1:  # status `source` was the input; events had no daemon name
+        d = {**d, "source": "", **({"input": d.get("source", "")} if kind == "status" else {})}
     cls = EVENT_TYPES[kind]
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})

@@ -77,7 +77,7 @@ class Daemon:
             dropped_windows=self.worker.dropped_windows, dropped_messages=self.pub.dropped,
             queue_depth=self.blocks.qsize() + self.worker.pending,
             windows=self.worker.done["window"], utterances=self.utterances,
-            model_id=self.model.model_id, source=self.source.name,
+            model_id=self.model.model_id, input=self.source.name,
             stream_start_time=self.stream_start_time, message=message,
             extra={"subscribers": self.pub.subscribers,
                    "dropped_utterances": self.worker.dropped_utterances,

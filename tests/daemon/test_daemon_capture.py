@@ -118,7 +118,7 @@ def test_microphone_path(fake_sd, model_dir, tmp_path):
     assert len(got) == 2
     assert abs(got[0].t_start - 0.5) < 0.25 and abs(got[1].t_start - 4.5) < 0.3
     assert [e.seq for e in events] == list(range(len(events)))
-    assert events[-1].state == "stopping" and events[-1].source.startswith("device 1")
+    assert events[-1].state == "stopping" and events[-1].input.startswith("device 1")
 
 
 def test_device_lost_then_restored(fake_sd, model_dir, tmp_path):

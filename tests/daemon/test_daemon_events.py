@@ -10,6 +10,7 @@ from ccser_core.events import (
     StatusEvent,
     UtteranceEvent,
     VadEvent,
+    from_dict,
     from_json,
 )
 
@@ -58,3 +59,19 @@ def test_client_rejects_wrong_topic_and_bad_probabilities():
         parse(b"emotion", json.dumps(d).encode())
     with pytest.raises(EventError, match="not JSON"):
         parse(b"emotion", b"{oops")
+
+
+def test_version_1_events_still_read_and_newer_ones_say_why_not():
+    old = {"schema_version": 1, "type": "status", "seq": 0, "time": 1.0, "state": "running",
+           "uptime_s": 1.0, "audio_s": 1.0, "overflows": 0, "dropped_windows": 0,
+           "dropped_messages": 0, "queue_depth": 0, "windows": 0, "utterances": 0,
+           "model_id": "m", "source": "mic"}
+    event = parse(b"status", json.dumps(old).encode())
+    assert (event.source, event.input) == ("", "mic")
+    new = {**old, "schema_version": 2, "source": "desk-1", "input": "mic"}
+    assert parse(b"status", json.dumps(new).encode()).source == "desk-1"
+    del new["source"]
+    with pytest.raises(ValueError, match="source"):
+        parse(b"status", json.dumps(new).encode())
+    with pytest.raises(ValueError, match="reads versions 1, 2"):
+        from_dict({**old, "schema_version": 3})
