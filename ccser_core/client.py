@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from ccser_core.curve import CurveKeyError, load_key_pair, load_public_key
 from ccser_core.events import Event, from_dict
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5556"
@@ -46,30 +49,92 @@ def parse(topic: bytes, payload: bytes) -> Event:
     return from_dict(data)
 
 
+class Subscriber:
+    """A SUB socket on `address` (optionally CURVE) that also watches its connection,
+    so a client can say whether anything is there. Use as a context manager."""
+
+    def __init__(self, address: str = DEFAULT_ADDRESS, topics: Iterable[str] = (),
+                 curve_server_key: str | Path | None = None,
+                 curve_secret_key: str | Path | None = None) -> None:
+        import zmq
+
+        if (curve_server_key is None) != (curve_secret_key is None):
+            raise CurveKeyError("CURVE needs both the server's public key file "
+                                "(--curve-server-key) and this client's .key_secret file "
+                                "(--curve-secret-key)")
+        self.address = address
+        self.state = "connecting"  # then "connected", "refused (...)" or "retrying"
+        self._sock = zmq.Context.instance().socket(zmq.SUB)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        if curve_server_key is not None and curve_secret_key is not None:
+            pair = load_key_pair(curve_secret_key)
+            self._sock.curve_serverkey = load_public_key(curve_server_key)
+            self._sock.curve_publickey = pair.public
+            self._sock.curve_secretkey = pair.secret
+        for topic in list(topics) or [""]:
+            self._sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        self._monitor = self._sock.get_monitor_socket()
+        self._sock.connect(address)
+        self._poller = zmq.Poller()
+        self._poller.register(self._sock, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+
+    def receive(self, timeout_s: float | None) -> tuple[bytes, bytes] | None:
+        """Next [topic, payload], or None when nothing arrived within `timeout_s`."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready = dict(self._poller.poll(None if left is None else int(left * 1000)))
+            if self._monitor in ready:
+                self._watch(self._monitor.recv_multipart())
+            if self._sock in ready:
+                topic, payload = self._sock.recv_multipart()[:2]
+                return topic, payload
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def _watch(self, message: list[bytes]) -> None:
+        import zmq
+        from zmq.utils.monitor import parse_monitor_message
+
+        event = parse_monitor_message(message)["event"]
+        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self.state = "connected"
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            self.state = "refused (the daemon does not accept this CURVE key)"
+        elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                       zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
+            self.state = "refused (handshake failed: CURVE keys missing or wrong?)"
+        elif event in (zmq.EVENT_CONNECT_RETRIED, zmq.EVENT_DISCONNECTED) and \
+                not self.state.startswith("refused"):
+            self.state = "retrying (nothing accepts connections there yet)"
+
+    def close(self) -> None:
+        self._sock.disable_monitor()
+        self._monitor.close(linger=0)
+        self._sock.close()
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def subscribe(address: str = DEFAULT_ADDRESS, topics: Iterable[str] = (),
-              timeout_s: float | None = None, validate: bool = True) -> Iterator[Event]:
+              timeout_s: float | None = None, validate: bool = True,
+              curve_server_key: str | Path | None = None,
+              curve_secret_key: str | Path | None = None) -> Iterator[Event]:
     """Connect a SUB socket to `address` and yield events forever.
 
     `topics` filters (empty: all). With `timeout_s`, stops when no message
     arrives for that long. Invalid messages raise EventError unless
     `validate` is False, in which case they are parsed without the schema.
+    For a CURVE daemon give the daemon's public key file and this client's
+    `.key_secret` file (see `ccserd --generate-keys`); without the right keys
+    nothing arrives.
     """
-    import zmq
-
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.SUB)
-    sock.setsockopt(zmq.LINGER, 0)
-    for topic in list(topics) or [""]:
-        sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
-    sock.connect(address)
-    poller = zmq.Poller()
-    poller.register(sock, zmq.POLLIN)
-    timeout_ms = None if timeout_s is None else int(timeout_s * 1000)
-    try:
-        while True:
-            if not poller.poll(timeout_ms):
-                return
-            topic, payload = sock.recv_multipart()[:2]
+    with Subscriber(address, topics, curve_server_key, curve_secret_key) as sub:
+        while (message := sub.receive(timeout_s)) is not None:
+            topic, payload = message
             yield parse(topic, payload) if validate else from_dict(json.loads(payload))
-    finally:
-        sock.close()

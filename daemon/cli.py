@@ -38,7 +38,17 @@ def run(config: DaemonConfig, stop: threading.Event) -> int:
         raise CcserError(f"{config.model}: model expects {model.feature_config.sample_rate} Hz; "
                          "ccserd works at 16000 Hz")
     source = make_source(config)
-    publisher = Publisher(config.publish, config.hwm)
+    publisher = Publisher(config.connect_proxy or config.publish, config.hwm,
+                          config.ipc_permissions, config.curve_secret_key,
+                          config.curve_authorized_keys, name=config.source_name,
+                          proxy=config.connect_proxy is not None,
+                          curve_proxy_key=config.curve_proxy_key)
+    if config.connect_proxy is not None:
+        log.info("publishing as %r through the proxy at %s%s", config.source_name,
+                 config.connect_proxy, " (CURVE)" if config.curve_proxy_key else "")
+    elif config.curve_secret_key is not None:
+        log.info("CURVE on: encrypted, only keys in %s may subscribe",
+                 config.curve_authorized_keys)
     try:
         if config.wait_subscribers > 0:
             log.info("waiting for %d subscriber(s) on %s", config.wait_subscribers,
@@ -48,7 +58,7 @@ def run(config: DaemonConfig, stop: threading.Event) -> int:
                 if stop.is_set():
                     return 0
                 log.warning("only %d subscriber(s) after %.0f s; starting anyway",
-                            publisher.subscribers, config.wait_timeout)
+                            publisher.clients, config.wait_timeout)
         if config.start_delay > 0:
             stop.wait(config.start_delay)
         return Daemon(config, model, source, publisher).run(stop)
@@ -68,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
             from daemon.devices import describe_devices
 
             print(f"input devices:\n{describe_devices()}")
+            return 0
+        if args.generate_keys is not None:
+            from ccser_core.curve import generate_key_pair
+
+            public, secret = generate_key_pair(args.generate_keys, args.key_name)
+            print(f"wrote {public} (public: give it to the other side) and {secret} "
+                  "(secret: keep it here)")
             return 0
         config = load_config(args)
         logging.getLogger("daemon").setLevel(config.log_level.upper())

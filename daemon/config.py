@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import socket
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -10,11 +12,16 @@ from typing import Any
 
 from ccser_core.errors import CcserError
 from ccser_core.model import default_model_dir
+from daemon.address import AddressError, parse_endpoint
 
 #: The shipped model (source checkout, or the data files of `pip install .`).
 DEFAULT_MODEL = default_model_dir()
 DEFAULT_CONFIG = Path("/etc/ccser/ccserd.toml")
 DEFAULT_PUBLISH = "tcp://127.0.0.1:5556"
+#: Longest accepted duration setting, s (larger values overflow timers and sleeps).
+MAX_SECONDS = 86400.0
+#: Largest send queue per subscriber: with --emit-features ~3 KB a message, ~300 MB.
+MAX_HWM = 100_000
 
 
 class ConfigError(CcserError):
@@ -33,6 +40,12 @@ class DaemonConfig:
     realtime: bool = True  # pace files in real time; False: as fast as possible, lossless
     block_ms: int = 10  # capture block length
     publish: str = DEFAULT_PUBLISH
+    ipc_mode: str = "0600"  # permissions of an ipc:// socket file (octal); 0660: group may connect
+    curve_secret_key: Path | None = None  # server's .key_secret: CURVE encryption + client auth
+    curve_authorized_keys: Path | None = None  # folder of accepted clients' .key files
+    name: str = ""  # every event's `source`; "": this machine's host name
+    connect_proxy: str | None = None  # a ccser-proxy frontend to connect to instead of binding
+    curve_proxy_key: Path | None = None  # the proxy's public key: be its CURVE client
     hwm: int = 1000  # ZeroMQ send high-water mark, messages per subscriber
     wait_subscribers: int = 0  # wait for this many subscribers before starting audio
     wait_timeout: float = 30.0
@@ -55,21 +68,92 @@ class DaemonConfig:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
+        """Refuse every value that would fail later (overflow, empty windows, a port
+        ZeroMQ would silently replace), naming the key and the accepted range."""
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ConfigError(f"{name} must be in {low:g}..{high:g}, got {value!r}")
         checks = [
             (self.vad_aggressiveness in (0, 1, 2, 3), "vad_aggressiveness must be 0..3"),
             (self.vad_frame_ms in (10, 20, 30), "vad_frame_ms must be 10, 20 or 30"),
-            (self.window > 0 and self.hop > 0, "window and hop must be > 0"),
-            (0 <= self.smoothing < 1, "smoothing must be in [0, 1)"),
-            (self.max_pending >= 1 and self.capture_queue >= 1, "queue sizes must be >= 1"),
-            (self.block_ms > 0 and self.hwm > 0, "block_ms and hwm must be > 0"),
+            (self.smoothing < 1, "smoothing must be in [0, 1)"),
             (self.max_utterance > self.min_utterance, "max_utterance must exceed min_utterance"),
-            (self.status_interval > 0, "status_interval must be > 0"),
-            (self.publish.startswith(("tcp://", "ipc://", "inproc://")),
-             "publish must be a tcp://, ipc:// or inproc:// address"),
+            (self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
+             f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"),
+            (_octal_mode(self.ipc_mode) is not None,
+             f"ipc_mode must be an octal file mode like \"0660\", got {self.ipc_mode!r}"),
+            ((self.curve_secret_key is None) == (self.curve_authorized_keys is None)
+             or self.connect_proxy is not None,
+             "CURVE needs both curve_secret_key (the server's .key_secret file) and "
+             "curve_authorized_keys (folder of client .key files)"),
+            (self.curve_proxy_key is None or (self.connect_proxy is not None
+                                              and self.curve_secret_key is not None),
+             "curve_proxy_key needs connect_proxy and curve_secret_key (this daemon's "
+             ".key_secret, its .key in the proxy's --curve-daemon-keys)"),
+            (len(self.name) <= 100 and self.name == self.name.strip(),
+             f"name must be at most 100 characters, no surrounding spaces, got {self.name!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        try:
+            endpoint = parse_endpoint(self.publish)
+        except AddressError as exc:
+            raise ConfigError(f"publish {exc}") from exc
+        if not endpoint.loopback and self.curve_secret_key is None:
+            raise ConfigError(
+                f"publish {self.publish}: reachable from other machines; refusing to send "
+                "unauthenticated events there. Configure CURVE (--curve-secret-key FILE "
+                "--curve-authorized-keys DIR, see README 'Remote subscribers') or bind "
+                "tcp://127.0.0.1:PORT")
+
+        if self.connect_proxy is not None:
+            try:
+                proxy = parse_endpoint(self.connect_proxy)
+            except AddressError as exc:
+                raise ConfigError(f"connect_proxy {exc}") from exc
+            if not proxy.loopback and self.curve_proxy_key is None:
+                raise ConfigError(
+                    f"connect_proxy {self.connect_proxy}: on another machine; refusing to send "
+                    "unauthenticated events there. Give --curve-proxy-key FILE and "
+                    "--curve-secret-key FILE, or run the proxy here")
+
+    @property
+    def source_name(self) -> str:
+        """The `source` of every event: `name`, else this machine's host name."""
+        return self.name or socket.gethostname()
+
+    @property
+    def ipc_permissions(self) -> int:
+        """`ipc_mode` as a number (validated in __post_init__)."""
+        mode = _octal_mode(self.ipc_mode)
+        assert mode is not None
+        return mode
+
+
+#: (field, lowest, highest) for numeric settings; ranges chosen so that every
+#: accepted value works (durations fit timers, windows hold samples).
+_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("device_rate", 1000, 384000), ("stdin_rate", 1000, 384000), ("block_ms", 1, 1000),
+    ("hwm", 1, MAX_HWM), ("wait_subscribers", 0, 10_000), ("wait_timeout", 0, MAX_SECONDS),
+    ("start_delay", 0, MAX_SECONDS), ("speech_start_ms", 0, 10_000),
+    ("hangover_ms", 0, 60_000), ("preroll_ms", 0, 10_000), ("min_utterance", 0, 600),
+    ("max_utterance", 0.1, 600), ("window", 0.1, 60), ("hop", 0.01, 60),
+    ("smoothing", 0, 1), ("max_pending", 1, 100_000), ("capture_queue", 1, 100_000),
+    ("status_interval", 0.05, MAX_SECONDS), ("retry_max", 0.1, MAX_SECONDS),
+)
+
+
+def _octal_mode(text: str) -> int | None:
+    """"0660", "660" or "0o660" -> 0o660; None unless it is a file mode 0..0o777."""
+    digits = text.lower().removeprefix("0o")
+    if not digits or any(c not in "01234567" for c in digits):
+        return None
+    mode = int(digits, 8)
+    return mode if mode <= 0o777 else None
 
 
 _HELP = {
@@ -81,7 +165,19 @@ _HELP = {
     "realtime": "pace file sources in real time (--no-realtime: as fast as possible, "
                 "nothing dropped, exit at end)",
     "block_ms": "capture block length, ms",
-    "publish": "ZeroMQ PUB address to bind (tcp://host:port or ipc://path)",
+    "publish": "ZeroMQ address to bind: tcp://HOST:PORT or ipc://PATH; a host other than "
+               "127.0.0.1/::1/localhost needs CURVE (--curve-secret-key, "
+               "--curve-authorized-keys)",
+    "ipc_mode": "file mode of an ipc:// socket (octal; a client needs write permission: "
+                "0660 lets the daemon's group connect, 0666 every local user)",
+    "curve_secret_key": "server key pair (NAME.key_secret from --generate-keys): encrypt "
+                        "events and accept only the clients in --curve-authorized-keys",
+    "curve_authorized_keys": "folder of the accepted clients' public keys (*.key files)",
+    "name": "this daemon's name, sent as every event's `source` (default: the host name)",
+    "connect_proxy": "connect to a ccser-proxy frontend (tcp://HOST:PORT) instead of binding "
+                     "--publish; with it --wait-subscribers waits for one subscription",
+    "curve_proxy_key": "the proxy's public key (NAME.key): connect as its CURVE client with "
+                       "--curve-secret-key",
     "hwm": "send high-water mark per subscriber; beyond it messages are dropped",
     "wait_subscribers": "wait for N subscribers before processing audio",
     "wait_timeout": "give up waiting for subscribers after this many seconds",
@@ -107,7 +203,9 @@ _HELP = {
 
 def _field_types() -> dict[str, type]:
     """Field name -> the type a flag or TOML value must have, in declaration order."""
-    special = {"model": Path, "source": str, "device": str, "device_rate": int}
+    special = {"model": Path, "source": str, "device": str, "device_rate": int,
+               "curve_secret_key": Path, "curve_authorized_keys": Path,
+               "connect_proxy": str, "curve_proxy_key": Path}
     return {f.name: special.get(f.name, type(f.default)) for f in fields(DaemonConfig)}
 
 
@@ -121,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
                "Flags override the file.")
     p.add_argument("--config", type=Path, help=f"TOML config file (default {DEFAULT_CONFIG})")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument("--generate-keys", type=Path, metavar="DIR",
+                   help="write a CURVE key pair NAME.key / NAME.key_secret into DIR and exit "
+                        "(for the daemon or a client; see --key-name)")
+    p.add_argument("--key-name", default="ccserd",
+                   help="file name of the pair --generate-keys writes (default: ccserd)")
     defaults = DaemonConfig()
     for name, kind in _field_types().items():
         flag = "--" + name.replace("_", "-")
@@ -161,8 +264,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         if name not in known:
             raise ConfigError(f"{path}: unknown key {key!r}")
         out[name] = _coerce(name, value, str(path))
-    if "model" in out and not out["model"].is_absolute():
-        out["model"] = (path.parent / out["model"]).resolve()
+    for key in ("model", "curve_secret_key", "curve_authorized_keys", "curve_proxy_key"):
+        if key in out and not out[key].is_absolute():
+            out[key] = (path.parent / out[key]).resolve()
     return out
 
 

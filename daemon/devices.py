@@ -6,6 +6,10 @@ from typing import Any
 
 from ccser_core.errors import CcserError
 
+#: What to do on a machine without a microphone (containers, servers).
+NO_DEVICE_HINT = ("to run without a microphone, replay a file with --source FILE or read "
+                  "raw 16-bit PCM from stdin with --source -")
+
 
 class DeviceError(CcserError):
     """No usable input device (message lists the available ones)."""
@@ -34,6 +38,8 @@ def resolve_device(device: str | None) -> tuple[int, dict[str, Any]]:
 
     available = input_devices()
     listing = f"available input devices:\n{describe_devices()}"
+    if not available:
+        listing += f"\n{NO_DEVICE_HINT}"
     if device is None:
         try:
             default = sd.default.device[0]

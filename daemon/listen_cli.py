@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from pathlib import Path
 
-from ccser_core.client import DEFAULT_ADDRESS, EventError, subscribe
+from ccser_core.client import DEFAULT_ADDRESS, EventError, Subscriber, parse
+from ccser_core.errors import CcserError
 from ccser_core.events import TOPICS, Event, StatusEvent, VadEvent
 
 
 def human(event: Event) -> str:
-    """One terminal line per event."""
+    """One terminal line per event, led by its daemon's name when it has one."""
+    return (f"[{event.source}] " if event.source else "") + _line(event)
+
+
+def _line(event: Event) -> str:
     d = event.to_dict()
     if event.type in ("emotion", "utterance"):
         bars = "  ".join(f"{e} {p:4.0%}" for e, p in sorted(
@@ -28,39 +35,88 @@ def human(event: Event) -> str:
             + (f" ({event.message})" if event.message else ""))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ccser-listen",
-                                description="Print the events of a running ccserd.")
+#: Seconds without any event before ccser-listen says something may be wrong
+#: (ccserd sends a status heartbeat every 5 s by default).
+WARN_AFTER_S = 10.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ccser-listen", description="Print the events of a running ccserd.",
+        epilog="While nothing arrives it says so on stderr (after --warn-after seconds), "
+               "with whether anything accepted the connection.")
     p.add_argument("--connect", default=DEFAULT_ADDRESS,
                    help=f"publisher address (default {DEFAULT_ADDRESS})")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--count", type=int, default=0, help="exit after N events (0: never)")
     p.add_argument("--topic", action="append", choices=TOPICS, default=[],
                    help="only these topics (repeatable; default: all)")
+    p.add_argument("--source", action="append", default=[], metavar="NAME",
+                   help="only events of these daemons (their --name; repeatable; default: all), "
+                        "e.g. behind a ccser-proxy")
     p.add_argument("--timeout", type=float, default=None,
                    help="exit with status 1 if no event arrives for this many seconds")
-    args = p.parse_args(argv)
-    seen, last_seq = 0, None
+    p.add_argument("--warn-after", type=float, default=WARN_AFTER_S,
+                   help=f"warn on stderr after this many seconds without events "
+                        f"(default {WARN_AFTER_S:g})")
+    p.add_argument("--curve-server-key", type=Path, metavar="FILE",
+                   help="the daemon's public key (its NAME.key) when it uses CURVE")
+    p.add_argument("--curve-secret-key", type=Path, metavar="FILE",
+                   help="this client's NAME.key_secret (its NAME.key must be in the "
+                        "daemon's --curve-authorized-keys folder)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    seen, last_seq = 0, {}  # last seq per source: each daemon numbers its own events
     try:
-        for event in subscribe(args.connect, args.topic, timeout_s=args.timeout):
-            if not args.topic and last_seq is not None and event.seq != last_seq + 1:
-                print(f"warning: {event.seq - last_seq - 1} event(s) missed", file=sys.stderr)
-            last_seq = event.seq
-            print(json.dumps(event.to_dict()) if args.json else human(event), flush=True)
-            seen += 1
-            if args.count and seen >= args.count:
-                return 0
+        with Subscriber(args.connect, args.topic, args.curve_server_key,
+                        args.curve_secret_key) as sub:
+            print(f"ccser-listen: waiting for events from {args.connect} (Ctrl-C stops)",
+                  file=sys.stderr, flush=True)
+            quiet_since, warned = time.monotonic(), False
+            while True:
+                waited = time.monotonic() - quiet_since
+                limits = [args.timeout - waited] if args.timeout is not None else []
+                if not warned:
+                    limits.append(args.warn_after - waited)
+                message = sub.receive(max(0.0, min(limits)) if limits else None)
+                if message is None:
+                    waited = time.monotonic() - quiet_since
+                    if args.timeout is not None and waited >= args.timeout:
+                        print(f"ccser-listen: no event for {args.timeout:g} s on "
+                              f"{args.connect} ({sub.state})", file=sys.stderr)
+                        return 1
+                    if not warned and waited >= args.warn_after:
+                        print(f"ccser-listen: no events for {waited:.0f} s from "
+                              f"{args.connect}: {sub.state}. Is ccserd running and "
+                              "publishing there?", file=sys.stderr, flush=True)
+                        warned = True
+                    continue
+                quiet_since, warned = time.monotonic(), False
+                event = parse(*message)
+                if args.source and event.source not in args.source:
+                    continue
+                last = last_seq.get(event.source)
+                if not args.topic and last is not None and event.seq > last + 1:
+                    print(f"warning: {event.seq - last - 1} event(s) missed"
+                          + (f" from {event.source}" if event.source else ""), file=sys.stderr)
+                last_seq[event.source] = event.seq
+                print(json.dumps(event.to_dict()) if args.json else human(event), flush=True)
+                seen += 1
+                if args.count and seen >= args.count:
+                    return 0
     except EventError as exc:
         print(f"ccser-listen: invalid event: {exc}", file=sys.stderr)
         return 1
+    except CcserError as exc:
+        print(f"ccser-listen: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:
         return 0
-    if args.timeout is not None:
-        print(f"ccser-listen: no event for {args.timeout} s on {args.connect}", file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,84 +1,148 @@
-"""ZeroMQ publisher: bounded, never blocking, numbering every event it is given."""
+"""ZeroMQ publisher: bounded, never blocking, numbering every event it is given.
+
+One XPUB socket. Sending never waits: a subscriber whose queue (`hwm`
+messages) is full misses the message, the others get it. Connected clients
+are counted from the socket monitor, subscriptions from XPUB's subscribe
+messages; binding refuses what would expose or hijack the stream (see
+`daemon.bind`).
+"""
 
 from __future__ import annotations
 
-import errno
+import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
-from ccser_core.errors import CcserError
 from ccser_core.events import Event
+from daemon.bind import PublishError, bind, serve_curve
 
+__all__ = ["PublishError", "Publisher"]
 
-class PublishError(CcserError):
-    """The publish address cannot be bound (names the address)."""
+log = logging.getLogger(__name__)
+
+_MONITORED = zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | \
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH
 
 
 class Publisher:
-    """XPUB socket (PUB semantics, plus subscription visibility) with a send HWM.
+    """XPUB socket (PUB semantics plus subscription visibility) with a send HWM.
 
-    A subscriber that is slow or gone fills its HWM; further sends to it fail
-    immediately (XPUB_NODROP + NOBLOCK) and are counted in `dropped`. `seq`
-    advances for dropped events too, so clients see the gap.
+    Drops are per subscriber, as plain PUB does, but counted: the socket runs
+    with XPUB_NODROP, so a send that would overflow some subscriber's queue
+    fails; the message is then sent again without NODROP, which delivers it to
+    every subscriber with room and skips only the full ones. `dropped` counts
+    messages at least one subscriber missed. `seq` advances for every event,
+    so clients see their own gaps. Memory stays bounded by `hwm` per client.
     """
 
-    def __init__(self, address: str, hwm: int) -> None:
+    def __init__(self, address: str, hwm: int, ipc_mode: int = 0o600,
+                 curve_secret_key: Path | None = None,
+                 curve_authorized_keys: Path | None = None, *, name: str = "",
+                 proxy: bool = False, curve_proxy_key: Path | None = None) -> None:
         self.address = address
+        self.name = name  # every event's `source`
+        self.proxy = proxy  # connected to a ccser-proxy frontend instead of bound
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.XPUB)
         self._sock.setsockopt(zmq.SNDHWM, hwm)
         self._sock.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._sock.setsockopt(zmq.XPUB_NODROP, 1)
         self._sock.setsockopt(zmq.LINGER, 500)
+        self._monitor = self._sock.get_monitor_socket(_MONITORED)
+        self._auth = None
         try:
-            self._sock.bind(address)
-        except zmq.ZMQError as exc:
+            if proxy:
+                from daemon.proxy import connect_to_proxy
+
+                self.endpoint = connect_to_proxy(self._sock, address, curve_secret_key,
+                                                 curve_proxy_key)
+            elif curve_secret_key is not None and curve_authorized_keys is not None:
+                self._auth = serve_curve(self._ctx, self._sock, curve_secret_key,
+                                         curve_authorized_keys)
+            if not proxy:
+                self.endpoint = bind(self._sock, address, ipc_mode)
+        except BaseException:
             self.close(linger_ms=0)
-            if exc.errno == errno.EADDRINUSE:
-                raise PublishError(f"{address}: address already in use "
-                                   "(another ccserd running? choose --publish)") from exc
-            raise PublishError(f"{address}: cannot bind ({exc})") from exc
+            raise
         self._lock = threading.Lock()
+        self._clients: set[int] = set()  # connection fds, from the monitor
         self.seq = 0
         self.dropped = 0
-        self.subscribers = 0
+        self.subscriptions = 0  # subscribe messages received (a client may send several)
+
+    @property
+    def clients(self) -> int:
+        """Connected subscribers (connections, however many topics each subscribed)."""
+        return len(self._clients)
 
     def publish(self, make: Callable[[int, float], Event]) -> Event:
         """Build the event with the next seq and the current time, send without blocking."""
         with self._lock:
-            event = make(self.seq, time.time())
+            event = replace(make(self.seq, time.time()), source=self.name)
             self.seq += 1
+            frames = [event.topic, event.to_json().encode()]
             try:
-                self._sock.send_multipart([event.topic, event.to_json().encode()],
-                                          flags=zmq.NOBLOCK)
-            except zmq.Again:
+                self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+            except zmq.Again:  # some subscriber's queue is full: skip it, count it
                 self.dropped += 1
+                self._sock.setsockopt(zmq.XPUB_NODROP, 0)
+                try:
+                    self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                finally:
+                    self._sock.setsockopt(zmq.XPUB_NODROP, 1)
             return event
 
-    def poll_subscriptions(self, timeout_ms: int = 0) -> int:
-        """Read pending (un)subscribe messages; returns the current subscription count."""
+    def poll(self, timeout_ms: int = 0) -> int:
+        """Read pending connection events and subscribe messages, waiting up to
+        `timeout_ms` for the first; returns how many new subscriptions arrived."""
+        new = 0
         with self._lock:
-            while self._sock.poll(timeout_ms, zmq.POLLIN):
-                msg = self._sock.recv()
-                if msg[:1] == b"\x01":
-                    self.subscribers += 1
-                elif msg[:1] == b"\x00":
-                    self.subscribers = max(0, self.subscribers - 1)
+            poller = zmq.Poller()
+            poller.register(self._sock, zmq.POLLIN)
+            poller.register(self._monitor, zmq.POLLIN)
+            while ready := dict(poller.poll(timeout_ms)):
                 timeout_ms = 0
-        return self.subscribers
+                if self._monitor in ready:
+                    self._connection_event(parse_monitor_message(self._monitor.recv_multipart()))
+                if self._sock in ready and self._sock.recv()[:1] == b"\x01":
+                    self.subscriptions += 1
+                    new += 1
+        return new
+
+    def _connection_event(self, message: dict) -> None:
+        event, value = message["event"], int(message["value"])
+        if event in (zmq.EVENT_ACCEPTED, zmq.EVENT_CONNECTED):  # connected: to a proxy
+            self._clients.add(value)
+        elif event == zmq.EVENT_DISCONNECTED:
+            self._clients.discard(value)
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            log.warning("refused a subscriber on %s: its CURVE key is not authorized",
+                        self.address)
 
     def wait_for_subscribers(self, count: int, timeout_s: float,
                              stop: threading.Event | None = None) -> bool:
-        """Block until `count` subscriptions arrived (avoids ZeroMQ's slow-joiner loss)."""
+        """Block until `count` clients are connected and have subscribed (avoids
+        ZeroMQ's slow-joiner loss); False on timeout or `stop`."""
         deadline = time.monotonic() + timeout_s
-        while self.poll_subscriptions(100) < count:
+        if self.proxy:  # one connection; the proxy's XSUB passes on subscriptions, not peers
+            count = min(count, 1)
+        while True:
+            self.poll(100)
+            if self.clients >= count and self.subscriptions >= count:
+                return True
             if time.monotonic() > deadline or (stop is not None and stop.is_set()):
                 return False
-        return True
 
     def close(self, linger_ms: int = 500) -> None:
+        self._sock.disable_monitor()
+        self._monitor.close(linger=0)
         self._sock.close(linger=linger_ms)
+        if self._auth is not None:
+            self._auth.stop()
         self._ctx.term()

@@ -70,7 +70,7 @@ class Daemon:
     # --- events -------------------------------------------------------------------------
     def status(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
-        self.pub.poll_subscriptions()
+        self.pub.poll()
         self.pub.publish(lambda seq, now: StatusEvent(
             seq=seq, time=now, state=state, uptime_s=time.monotonic() - self.started,
             audio_s=self.buffer.end / WORKING_RATE, overflows=self.blocks.overflows,
@@ -79,7 +79,7 @@ class Daemon:
             windows=self.worker.done["window"], utterances=self.utterances,
             model_id=self.model.model_id, input=self.source.name,
             stream_start_time=self.stream_start_time, message=message,
-            extra={"subscribers": self.pub.subscribers,
+            extra={"subscribers": self.pub.clients,
                    "dropped_utterances": self.worker.dropped_utterances,
                    **self._latency_summary()}))
 
@@ -155,7 +155,8 @@ class Daemon:
                                                    t=sample / WORKING_RATE, utterance_id=uid))
 
     def finish_stream(self) -> None:
-        """End of a finite source: close the open utterance."""
+        """End of the source or a stop signal: close the open utterance (vad end, and
+        its utterance event if it is long enough)."""
         for boundary in self.segmenter.flush():
             self._boundary(boundary, time.time())
 
@@ -170,7 +171,7 @@ class Daemon:
         log.info("ccserd running: source %s, model %s, publishing on %s",
                  self.source.name, self.model.model_id, self.pub.address)
         watchdog = sdnotify.watchdog_period()
-        next_status = next_ping = time.monotonic()
+        next_status = next_ping = next_poll = time.monotonic()
         next_status += self.config.status_interval
         retry_at, backoff, ended = None, 0.5, False
         while not stop.is_set():
@@ -186,6 +187,10 @@ class Daemon:
             if watchdog is not None and now >= next_ping:
                 sdnotify.notify("WATCHDOG=1")
                 next_ping = now + watchdog
+            if now >= next_poll:  # a new subscriber gets the current status at once
+                next_poll = now + 0.05
+                if self.pub.poll():
+                    self.status(self.state, self.message)
             if now >= next_status:
                 self.status(self.state, self.message)
                 next_status = now + self.config.status_interval
@@ -214,11 +219,10 @@ class Daemon:
     def _shutdown(self, ended: bool) -> int:
         sdnotify.notify("STOPPING=1")
         self.source.stop()
-        if ended:
-            if self.resampler.in_rate != WORKING_RATE:  # the resampler's last samples
-                self.process(Block(np.zeros(0, dtype=np.float32), time.time()), last=True)
-            self.finish_stream()
-            self.worker.drain(timeout=60.0 if self.source.lossless else 2.0)
+        if ended and self.resampler.in_rate != WORKING_RATE:  # the resampler's last samples
+            self.process(Block(np.zeros(0, dtype=np.float32), time.time()), last=True)
+        self.finish_stream()
+        self.worker.drain(timeout=60.0 if ended and self.source.lossless else 1.5)
         self.worker.stop()
         error = getattr(self.source, "error", None)
         self.status("stopping", error or ("end of source" if ended else "signal"))

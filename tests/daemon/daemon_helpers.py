@@ -80,28 +80,44 @@ def free_address() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
-def ccserd(*args: str, stdin: Any = None,
-           env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+def ccserd(*args: str, stdin: Any = None, env_extra: dict[str, str] | None = None,
+           umask: int = -1) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NOTIFY_SOCKET", None)
     env.update(env_extra or {})
     return subprocess.Popen([sys.executable, "-m", "daemon.cli", *args], stdin=stdin,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            umask=umask)
+
+
+def wait_running(proc: subprocess.Popen, timeout: float = 30.0) -> str:
+    """Read ccserd's stderr until it logs that it is running; returns what it logged."""
+    seen: list[str] = []
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if "ccserd running" in line:
+                return "".join(seen)
+    finally:
+        timer.cancel()
+    raise AssertionError("ccserd ended before running:\n" + "".join(seen))
 
 
 class Collector:
     """Subscribes on a thread (before the daemon starts) and keeps every event."""
 
-    def __init__(self, address: str, timeout_s: float = 20.0) -> None:
+    def __init__(self, address: str, timeout_s: float = 20.0, **subscribe_args: Any) -> None:
         self.events: list[Event] = []
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(address, timeout_s),
-                                        daemon=True)
+                                        kwargs=subscribe_args, daemon=True)
         self._thread.start()
 
-    def _run(self, address: str, timeout_s: float) -> None:
+    def _run(self, address: str, timeout_s: float, **subscribe_args: Any) -> None:
         try:
-            for event in subscribe(address, timeout_s=timeout_s):
+            for event in subscribe(address, timeout_s=timeout_s, **subscribe_args):
                 self.events.append(event)
                 if event.type == "status" and event.state == "stopping":
                     return

@@ -53,3 +53,61 @@ def test_help_documents_every_option(capsys):
     for flag in ("--model", "--source", "--no-realtime", "--list-devices", "--publish",
                  "--wait-subscribers", "--window", "--hop", "--smoothing", "--config"):
         assert flag in text
+
+
+@pytest.mark.parametrize(("flags", "match"), [
+    (["--window", "inf"], "window must be in"),
+    (["--max-utterance", "inf"], "max_utterance must be in"),
+    (["--start-delay", "inf"], "start_delay must be in"),
+    (["--hwm", "3000000000"], "hwm must be in"),
+    (["--hop", "1e-9"], "hop must be in"),
+    (["--status-interval", "nan"], "status_interval must be in"),
+    (["--publish", "tcp://127.0.0.1:99999"], "port 99999 is not in 1..65535"),
+    (["--publish", "tcp://127.0.0.1:*"], "give a fixed port"),
+    (["--publish", "inproc://events"], "inproc:// is unreachable"),
+    (["--publish", "ipc://" + "x" * 120], "Unix sockets allow 107"),
+    (["--log-level", "LOUD"], "log_level must be"),
+    (["--ipc-mode", "0999"], "ipc_mode must be an octal file mode"),
+])
+def test_values_that_would_fail_later_are_refused_up_front(flags, match):
+    """Issue 9.7: every value that passes validation works (no overflow tracebacks,
+    no random port, no unreachable address)."""
+    with pytest.raises(ConfigError, match=match):
+        config(*flags)
+
+
+def test_inf_in_the_config_file_names_the_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("max_utterance = inf\n")
+    with pytest.raises(ConfigError, match="max_utterance must be in 0.1..600, got inf"):
+        config("--config", str(path))
+
+
+def test_curve_paths_in_the_config_file_are_relative_to_it(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('publish = "tcp://0.0.0.0:5556"\ncurve_secret_key = "keys/s.key_secret"\n'
+                    'curve_authorized_keys = "clients"\n')
+    c = config("--config", str(path))
+    assert c.curve_secret_key == tmp_path / "keys" / "s.key_secret"
+    assert c.curve_authorized_keys == tmp_path / "clients"
+
+
+@pytest.mark.parametrize("address", ["tcp://0.0.0.0:5556", "tcp://*:5556", "tcp://eth0:5556",
+                                     "tcp://192.168.1.5:5556", "tcp://[::]:5556",
+                                     "ipc://@abstract"])
+def test_non_loopback_publish_needs_curve(address):
+    """Issue 9.2: events never leave the machine unauthenticated."""
+    with pytest.raises(ConfigError, match="reachable from other machines"):
+        config("--publish", address)
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:5556", "tcp://127.0.0.2:7000",
+                                     "tcp://[::1]:5556", "tcp://localhost:5556",
+                                     "ipc:///run/ccser/events.sock"])
+def test_loopback_publish_needs_nothing(address):
+    assert config("--publish", address).publish == address
+
+
+def test_curve_needs_both_keys(tmp_path):
+    with pytest.raises(ConfigError, match="CURVE needs both"):
+        config("--curve-secret-key", str(tmp_path / "s.key_secret"))
