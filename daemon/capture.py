@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ccser_core.audio import WORKING_RATE, pcm16_to_float, to_mono
+from ccser_core.audio import WORKING_RATE, decode, open_audio, pcm16_to_float, to_mono
 from ccser_core.errors import AudioError
 from daemon.devices import DeviceError, describe_devices, resolve_device
 
@@ -124,19 +124,17 @@ class _ThreadSource:
 
 
 class FileSource(_ThreadSource):
-    """Replays a WAV/FLAC/OGG file in blocks, in real time or as fast as possible."""
+    """Replays an audio file in blocks, in real time or as fast as possible."""
 
     def __init__(self, path: Path, block_ms: int, realtime: bool) -> None:
-        import soundfile as sf
-
-        if not path.is_file():
-            raise AudioError(f"{path}: file does not exist")
+        # The offline loader's rules: the whole file is decoded once up front, so a
+        # truncated file or a NaN sample is refused before anything is published.
+        self._file = open_audio(path)
         try:
-            self._file = sf.SoundFile(str(path))
-        except Exception as exc:  # soundfile raises several types; all mean "unreadable"
-            raise AudioError(f"{path}: unreadable or unsupported audio ({exc})") from exc
-        if self._file.frames == 0:
-            raise AudioError(f"{path}: file contains no audio samples")
+            decode(self._file, path, keep=False)
+        except AudioError:
+            self._file.close()
+            raise
         super().__init__(str(path), self._file.samplerate, lossless=not realtime)
         self.realtime = realtime
         self.block = max(1, self.rate * block_ms // 1000)

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
+import numpy as np
 import pytest
+import soundfile as sf
 import zmq
-from daemon_helpers import EMOTIONS, build_model, ccserd, free_address, silence, write_wav
+from daemon_helpers import (
+    EMOTIONS,
+    SR,
+    build_model,
+    ccserd,
+    free_address,
+    run_file,
+    silence,
+    speech_like,
+    write_wav,
+)
 
 from ccser_core.model import CARD_NAME, ONNX_NAME, write_model_folder
 
@@ -110,3 +123,88 @@ def test_bad_config_key(tmp_path):
 def test_bad_publish_address(model_dir, wav):
     err = fails("--model", str(model_dir), "--source", str(wav), "--publish", "udp://x")
     assert "publish must be" in err
+
+
+# --- issue 9.8: one rule for input, the same live and offline, saying what is wrong -------
+
+def same_refusal(model_dir, path, expected: str) -> None:
+    """ccserd --source refuses `path` at startup with `expected`, and so does the
+    offline loader (ccser-train, ccser-predict)."""
+    from ccser_core.audio import load_audio
+    from ccser_core.errors import AudioError
+
+    err = fails("--model", str(model_dir), "--source", str(path), "--no-realtime")
+    assert f"{path}: {expected}" in err, err
+    with pytest.raises(AudioError, match=re.escape(f"{path}: {expected}")):
+        load_audio(path)
+
+
+def test_non_finite_samples_in_a_float_wav(model_dir, tmp_path):
+    y = speech_like(1.0)
+    y[8000] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(str(path), y, SR, subtype="FLOAT")
+    same_refusal(model_dir, path, "audio contains NaN or infinite samples (first at 0.50 s)")
+
+
+def test_truncated_wav(model_dir, tmp_path):
+    whole = write_wav(tmp_path / "whole.wav", speech_like(2.0))
+    path = tmp_path / "cut.wav"
+    path.write_bytes(whole.read_bytes()[:30000])
+    same_refusal(model_dir, path, "truncated: the WAV header announces 64000 bytes of audio, "
+                                  "the file holds 29956")
+
+
+def test_truncated_flac(model_dir, tmp_path):
+    whole = tmp_path / "whole.flac"
+    sf.write(str(whole), speech_like(3.0), SR)
+    path = tmp_path / "cut.flac"
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    same_refusal(model_dir, path, "cannot decode past")
+
+
+def test_a_directory(model_dir, tmp_path):
+    same_refusal(model_dir, tmp_path, "is a directory, not an audio file")
+
+
+def test_mp3_that_is_not_mp3(model_dir, tmp_path):
+    path = tmp_path / "song.mp3"
+    path.write_text("this is a text file")
+    same_refusal(model_dir, path, "unreadable or unsupported audio (its content is none of "
+                                  "WAV, FLAC, OGG (Vorbis/Opus), MP3, AIFF)")
+    assert "pipe" not in fails("--model", str(model_dir), "--source", str(path))
+
+
+def test_good_float_wav_still_plays(model_dir, tmp_path):
+    path = tmp_path / "ok.wav"
+    sf.write(str(path), np.concatenate([silence(0.3), speech_like(1.0)]), SR, subtype="FLOAT")
+    events, proc = run_file(model_dir, path)
+    assert proc.returncode == 0, proc.stderr
+    assert events[-1].type == "status" and events[-1].message == "end of source"
+
+
+# --- issue 9.7 at the command line: exit 2 and one line, never a traceback ----------------
+
+@pytest.mark.parametrize(("flags", "match"), [
+    (["--hwm", "3000000000"], "hwm must be in 1..100000"),
+    (["--window", "inf"], "window must be in 0.1..60"),
+    (["--publish", "tcp://127.0.0.1:99999"], "port 99999 is not in 1..65535"),
+    (["--publish", "inproc://x"], "inproc:// is unreachable"),
+    (["--publish", "tcp://0.0.0.0:5556"], "reachable from other machines"),
+])
+def test_bad_values_exit_2(model_dir, wav, flags, match):
+    assert match in fails("--model", str(model_dir), "--source", str(wav), *flags)
+
+
+# --- issue 9.15: no microphone -> say how to run without one ------------------------------
+
+def test_no_input_device_suggests_source(monkeypatch):
+    import sounddevice as sd
+
+    from daemon.devices import DeviceError, resolve_device
+
+    monkeypatch.setattr(sd, "query_devices", lambda: [])
+    monkeypatch.setattr(sd.default, "device", [-1, -1])
+    with pytest.raises(DeviceError, match="no input device found") as info:
+        resolve_device(None)
+    assert "--source FILE" in str(info.value) and "--source -" in str(info.value)
