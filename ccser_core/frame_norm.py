@@ -4,9 +4,10 @@ A sequence model reads frames, but a session's statistics are kept, as for
 functional vectors, over one summary per utterance: its mean frame vector. So
 the prior, the running statistics and their batch twin are exactly those of
 `ccser_core.normalisation`, fed with utterance means, and every frame of an
-utterance is z-scored with the statistics that utterance gets. The daemon,
-`ccser-predict --stream` and the offline streaming evaluation all go through
-`step_frames`.
+utterance is z-scored with the statistics that utterance gets (followed, when
+the prior anchors columns, by those columns z-scored by the prior alone:
+`Prior.model_input`). The daemon, `ccser-predict --stream` and the offline
+streaming evaluation all go through `step_frames`.
 """
 
 from __future__ import annotations
@@ -37,37 +38,41 @@ def summaries(seqs: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def fit_frame_prior(seqs: Sequence[np.ndarray], groups: np.ndarray, weight: float,
-                    labels: np.ndarray | None = None) -> Prior:
+                    labels: np.ndarray | None = None, anchored: tuple[int, ...] = ()) -> Prior:
     """The prior of `fit_prior` over training speakers' utterance means (class-balanced
-    per speaker when `labels` are given)."""
-    return fit_prior(summaries(seqs), np.asarray(groups), weight, labels)
+    per speaker when `labels` are given; `anchored` frame columns, see `Prior`)."""
+    return fit_prior(summaries(seqs), np.asarray(groups), weight, labels, anchored)
 
 
 def step_frames(stream: StreamingNormaliser, seq: np.ndarray) -> np.ndarray:
     """The live rule for one utterance (or window): its frames z-scored with the session
     statistics from before it, then its mean frame vector learnt (`StreamingNormaliser.step`
     for sequences)."""
-    out = apply(np.asarray(seq, dtype=np.float64), *stream.stats())
+    out = stream.transform(np.asarray(seq, dtype=np.float64))
     stream.update(summary(seq))
     return out
 
 
 def normalise_frames(seqs: Sequence[np.ndarray], groups: np.ndarray, prior: Prior | None = None,
-                     labels: np.ndarray | None = None) -> list[np.ndarray]:
+                     labels: np.ndarray | None = None,
+                     anchor: Prior | None = None) -> list[np.ndarray]:
     """Batch twin (speaker-adaptive): each group's frames z-scored by the pooled statistics
     of all its utterance means plus the prior, or class-balanced statistics when `labels`
-    are given (labelled training speakers, no prior), as `SpeakerNormaliser` does."""
+    are given (labelled training speakers, no prior; `anchor` then gives the prior whose
+    anchored columns are appended), as `SpeakerNormaliser` does."""
     if labels is not None and prior is not None:
         raise ValueError("class-balanced statistics are for training groups, without a prior")
     means = summaries(seqs)
     groups = np.asarray(groups)
+    rule = prior if prior is not None else anchor
     out: list[np.ndarray] = [np.empty((0, means.shape[1]), np.float32)] * len(seqs)
     for g in np.unique(groups):
         rows = np.nonzero(groups == g)[0]
         stats = pooled_stats(means[rows], prior) if labels is None else \
             balanced_stats(means[rows], np.asarray(labels)[rows])
         for i in rows:
-            out[i] = apply(np.asarray(seqs[i], dtype=np.float64), *stats)
+            seq = np.asarray(seqs[i], dtype=np.float64)
+            out[i] = rule.model_input(seq, *stats) if rule is not None else apply(seq, *stats)
     return out
 
 
@@ -84,6 +89,18 @@ def stream_frames(seqs: Sequence[np.ndarray], groups: np.ndarray, prior: Prior,
         stream = StreamingNormaliser(prior)
         for i in idx:
             out[i] = step_frames(stream, seqs[i])
+    return out
+
+
+def stream_frame_sessions(seqs: Sequence[np.ndarray], sessions: Sequence[np.ndarray],
+                          prior: Prior) -> list[np.ndarray]:
+    """Utterances played as live sessions (each an ordered index array), as
+    `normalisation.stream_sessions` plays vectors: one input per (session, position),
+    in session order."""
+    out: list[np.ndarray] = []
+    for idx in sessions:
+        stream = StreamingNormaliser(prior)
+        out += [step_frames(stream, seqs[i]) for i in idx]
     return out
 
 

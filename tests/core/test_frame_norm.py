@@ -9,6 +9,7 @@ from ccser_core.frame_norm import (
     fit_frame_prior,
     normalise_frames,
     step_frames,
+    stream_frame_sessions,
     stream_frames,
     summaries,
 )
@@ -17,6 +18,7 @@ from ccser_core.normalisation import (
     SpeakerNormaliser,
     StreamingNormaliser,
     fit_prior,
+    stream_sessions,
     streaming_transform,
 )
 
@@ -84,4 +86,28 @@ def test_streaming_evaluation_orders_like_the_vector_path(session, prior):
     seqs, groups, _ = session
     Z = stream_frames(seqs, groups, prior, seed=5)
     ref = streaming_transform(summaries(seqs), groups, prior, seed=5)
+    np.testing.assert_allclose(summaries(Z), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_anchored_columns_follow_the_prior_alone(session, prior):
+    """With a prior that anchors columns, frames carry them z-scored by the prior only,
+    as `Prior.model_input` does for vectors; the session statistics still learn."""
+    seqs, _, _ = session
+    anchored = Prior(prior.mean, prior.var, prior.weight, (1, 3))
+    stream, vectors = StreamingNormaliser(anchored), StreamingNormaliser(anchored)
+    for seq in seqs[:4]:
+        z = step_frames(stream, seq)
+        assert z.shape == (len(seq), D + 2)
+        np.testing.assert_allclose(z[:, D:], (seq[:, [1, 3]] - prior.mean[[1, 3]])
+                                   / np.sqrt(prior.var[[1, 3]]), rtol=1e-5)
+        np.testing.assert_allclose(z.mean(axis=0), vectors.step(seq.mean(axis=0)), rtol=1e-4,
+                                   atol=1e-4)
+
+
+def test_sessions_play_like_vector_sessions(session, prior):
+    seqs, _, _ = session
+    sessions = [np.array([3, 0, 5]), np.array([7]), np.array([2, 9, 1, 4])]
+    Z = stream_frame_sessions(seqs, sessions, prior)
+    assert len(Z) == 8
+    ref = stream_sessions(summaries(seqs), sessions, prior)
     np.testing.assert_allclose(summaries(Z), ref, rtol=1e-4, atol=1e-4)
