@@ -22,6 +22,7 @@ from training.config import (
     DEFAULT_NORM,
     DEFAULT_NORM_SCOPE,
     DEFAULT_PRIOR_WEIGHT,
+    DEFAULT_ROBUST_WEIGHT,
     TrainConfig,
 )
 from training.data import NORM_SCOPES, NORMS
@@ -33,9 +34,10 @@ EPILOG = """examples:
   ccser-train --train ravdess --test emodb
   ccser-train --train ravdess --test emodb --emotions angry,sad --report as.json
   ccser-train --train ravdess,emodb --test savee --emotions HNS --models svc,rf,mlp
+  ccser-train --train ravdess,emodb,savee,casia --loco        # leave-one-corpus-out table
   ccser-train --train mine --corpus mine=/data/mine/labels.csv --cv speaker
 
-Corpora live in --corpus-dir (default $CCSER_CORPORA) as ravdess/, emodb/, savee/;
+Corpora live in --corpus-dir (default $CCSER_CORPORA) as ravdess/, emodb/, savee/, casia/;
 --corpus NAME=PATH points one corpus anywhere; a .csv PATH is a generic corpus
 with columns path,emotion[,speaker] (paths relative to the CSV's folder).
 Emotion presets are initials: A angry, H happy, N neutral, S sad, P surprise,
@@ -66,8 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training corpora (pooled)")
     g.add_argument("--test", type=_names, default=(), metavar="C[,D...]",
                    help="test corpora, each reported separately; omit for within-corpus CV only")
+    g.add_argument("--loco", action="store_true",
+                   help="also leave-one-corpus-out: for each --train corpus, train on the others "
+                        "and test on it (report['loco'], LOCO table); needs two or more")
     g.add_argument("--corpus-dir", type=Path, default=os.environ.get("CCSER_CORPORA"),
-                   help="folder holding ravdess/, emodb/, savee/ ... (default $CCSER_CORPORA)")
+                   help="folder holding ravdess/, emodb/, savee/, casia/ ... (default $CCSER_CORPORA)")
     g.add_argument("--corpus", type=_corpus_path, action="append", default=[],
                    metavar="NAME=PATH", help="corpus location or generic CSV (repeatable)")
     g.add_argument("--emotions", default=DEFAULT_EMOTIONS,
@@ -94,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--norm-scope", choices=NORM_SCOPES, default=DEFAULT_NORM_SCOPE,
                    help="files whose statistics normalise a speaker: the chosen-emotion files "
                         "or all of the speaker's files (default %(default)s)")
+    n.add_argument("--robust-weight", type=float, default=DEFAULT_ROBUST_WEIGHT, metavar="W",
+                   help="weight (0-1) of the session-robust expert, which reads the prosody "
+                        "features relative to the prior and is trained on simulated sessions, so "
+                        "a sustained emotion is not normalised away; 0 = the session-normalised "
+                        "model alone (default %(default)s)")
     n.add_argument("--prior-weight", type=float, default=DEFAULT_PRIOR_WEIGHT,
                    help="weight, in files, of the stored prior for unseen speakers "
                         "(default %(default)s)")
@@ -136,6 +146,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.report is not None and args.report.is_dir():  # checked before the run replaces a model
         raise ValueError(f"--report {args.report} is a folder; give a file, e.g. "
                          f"{args.report / 'report.json'}")
+    if not 0.0 <= args.robust_weight <= 1.0:
+        raise ValueError(f"--robust-weight must be between 0 and 1, got {args.robust_weight}")
+    if args.loco and len(args.train) < 2:
+        raise ValueError("--loco needs at least two --train corpora (train on the others, "
+                         "test on each)")
     for name, value in (("--folds", args.folds), ("--jobs", args.jobs)):
         if value < 1 or (name == "--folds" and value < 2):
             raise ValueError(f"{name} must be at least {2 if name == '--folds' else 1}")
@@ -149,6 +164,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         corpus_dir=Path(args.corpus_dir) if args.corpus_dir else None,
         corpus_paths=tuple(args.corpus), features=features, norm=args.norm,
         norm_scope=args.norm_scope, prior_weight=args.prior_weight,
+        robust_weight=args.robust_weight, loco=args.loco,
         models=parse_models(args.models), cv=args.cv,
         search=SearchSettings(balance=args.balance, select_k=args.select_k, pca=args.pca,
                               folds=args.folds, jobs=args.jobs, seed=args.seed),

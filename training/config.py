@@ -14,6 +14,9 @@ DEFAULT_MODELS = "logreg"
 DEFAULT_NORM = "speaker"
 DEFAULT_NORM_SCOPE = "selected"
 DEFAULT_PRIOR_WEIGHT = 2.0  # the prior comes from other corpora: worth two files
+#: Weight of the session-robust (anchored) expert; 0 = the session-normalised model alone.
+#: 0.5 by leave-one-corpus-out over the four shared corpora (benchmarks/RESULTS.md).
+DEFAULT_ROBUST_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class TrainConfig:
     norm: str = DEFAULT_NORM
     norm_scope: str = DEFAULT_NORM_SCOPE
     prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    robust_weight: float = DEFAULT_ROBUST_WEIGHT
+    loco: bool = False  # leave-one-corpus-out over the training corpora as well
     models: tuple[str, ...] = (DEFAULT_MODELS,)
     cv: str = "speaker"
     search: SearchSettings = field(default_factory=SearchSettings)

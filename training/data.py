@@ -101,13 +101,15 @@ def check_disjoint(train: list[CorpusData], test: list[CorpusData]) -> None:
 
 
 def normalise_adaptive(data: CorpusData, norm: str, prior: Prior | None,
-                       balanced: bool = False) -> np.ndarray:
-    """Selected rows, each speaker normalised by statistics of all its scope files
-    (class-balanced if `balanced`: labelled training data only, no prior)."""
+                       balanced: bool = False, anchor: Prior | None = None) -> np.ndarray:
+    """Selected rows as model inputs, each speaker normalised by statistics of all its
+    scope files (class-balanced if `balanced`: labelled training data only, no prior;
+    `anchor` then gives the prior whose anchored features are appended)."""
     if norm == "train":
         return data.X_scope[data.sel]
     labels = data.scope_emotions if balanced else None
-    return SpeakerNormaliser(prior).transform(data.X_scope, data.groups, labels)[data.sel]
+    return SpeakerNormaliser(prior).transform(data.X_scope, data.groups, labels,
+                                              anchor)[data.sel]
 
 
 def normalise_streaming(data: CorpusData, norm: str, prior: Prior | None,
@@ -120,18 +122,24 @@ def normalise_streaming(data: CorpusData, norm: str, prior: Prior | None,
 
 
 def training_matrix(parts: list[CorpusData], norm: str, prior_weight: float,
-                    balanced: bool = True,
+                    balanced: bool = True, anchored: tuple[int, ...] = (),
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Prior | None]:
-    """Pooled training rows (normalised per speaker, no prior), labels, speaker groups,
-    and the prior for unseen speakers (None when the pipeline's scaler normalises).
+    """Pooled training rows (model inputs, normalised per speaker, no prior), labels,
+    speaker groups, and the prior for unseen speakers (None when the pipeline's scaler
+    normalises) anchoring the features `anchored`.
     `balanced`: class-balanced speaker statistics and prior (+4 UAR points AS E->R)."""
-    X = np.vstack([normalise_adaptive(p, norm, None, balanced) for p in parts])
-    y = np.concatenate([p.y for p in parts])
-    # CV groups are always speakers, even when `norm` groups rows by corpus.
-    groups = np.array([u.speaker for p in parts for u in p.utterances])
     prior = None
     if norm != "train":
         labels = np.concatenate([p.scope_emotions for p in parts]) if balanced else None
         prior = fit_prior(np.vstack([p.X_scope for p in parts]),
-                          np.concatenate([p.groups for p in parts]), prior_weight, labels)
-    return X, y, groups, prior
+                          np.concatenate([p.groups for p in parts]), prior_weight, labels,
+                          anchored)
+    X = np.vstack([normalise_adaptive(p, norm, None, balanced, prior) for p in parts])
+    y = np.concatenate([p.y for p in parts])
+    return X, y, speakers(parts), prior
+
+
+def speakers(parts: list[CorpusData]) -> np.ndarray:
+    """Speaker of every selected row, in training-matrix order (CV groups are always
+    speakers, even when `norm` groups rows by corpus)."""
+    return np.array([u.speaker for p in parts for u in p.utterances])

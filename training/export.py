@@ -121,7 +121,7 @@ def export_model(cfg: TrainConfig, best: SearchResult, prior: Prior | None, repo
                  check_X: np.ndarray, train_parts: list[CorpusData]) -> dict:
     """Convert, verify against scikit-learn, and write the model folder atomically."""
     n_features = len(feature_names(cfg.features))
-    onnx_bytes = to_onnx_bytes(best.estimator, n_features)
+    onnx_bytes = to_onnx_bytes(best.estimator, prior.n_inputs if prior is not None else n_features)
     agreement = check_agreement(best.estimator, onnx_bytes, check_X)
     card = build_card(cfg, best.name, best.cv_uar, prior, report, train_parts, n_features,
                       agreement)
@@ -157,12 +157,22 @@ def build_card(cfg: TrainConfig, name: str, cv_uar: float, prior: Prior | None, 
         },
         "metrics": {
             "cv_uar": cv_uar,
-            "test": {corpus: {k: block[k] for k in ("uar", "uar_streaming", "accuracy",
-                                                     "macro_f1", "uar_ci95", "n_test", "chance_uar")}
-                     for corpus, block in report["results"].items()},
+            "test": {corpus: _card_metrics(block) for corpus, block in report["results"].items()},
+            "loco": {corpus: {"train": block["train"], **_card_metrics(block)}
+                     for corpus, block in report.get("loco", {}).items()},
         },
         "onnx_check": agreement,
     }
+
+
+def _card_metrics(block: dict) -> dict:
+    """A test block's figures for the card: UARs, and UAR per session kind."""
+    out = {k: block[k] for k in ("uar", "uar_streaming", "accuracy", "macro_f1", "uar_ci95",
+                                 "n_test", "chance_uar")}
+    if "sessions" in block:
+        out["sessions"] = {k: v["uar"] for k, v in block["sessions"].items() if k != "worst"}
+        out["sessions"]["worst"] = block["sessions"]["worst"]
+    return out
 
 
 def write_with_confusion(cfg: TrainConfig, onnx_bytes: bytes, card: dict, report: dict,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 from sklearn.base import clone
@@ -16,7 +16,7 @@ from sklearn.model_selection import cross_val_predict
 from tqdm import tqdm
 
 from ccser_core.features import feature_names
-from ccser_core.normalisation import SpeakerNormaliser
+from ccser_core.normalisation import Prior, SpeakerNormaliser
 from training.cache import FeatureCache, extract_files
 from training.config import TrainConfig
 from training.data import (
@@ -25,6 +25,7 @@ from training.data import (
     load_corpus,
     normalise_adaptive,
     normalise_streaming,
+    speakers,
     training_matrix,
 )
 from training.evaluate import metrics, uar
@@ -32,6 +33,7 @@ from training.executor import executor
 from training.export import export_model
 from training.models import RNN
 from training.rnn.run import RnnRun
+from training.robust import ANCHORED_GROUPS, anchored_indices, expert_columns, fused_results
 from training.search import (
     STACKING,
     SearchResult,
@@ -40,12 +42,13 @@ from training.search import (
     training_folds,
     within_corpus_splitter,
 )
+from training.sessions import evaluate_sessions
 
 log = logging.getLogger("ccser.train")
 
 
-def _augmented(parts: list[CorpusData], cfg: TrainConfig,
-               cache: FeatureCache) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+def _augmented(parts: list[CorpusData], cfg: TrainConfig, cache: FeatureCache,
+               prior: Prior | None) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Augmented copies of the training files, each (speaker, augmentation) normalised
     as its own group, so augmentation never shifts a speaker's statistics."""
     Xs, ys, gs = [], [], []
@@ -60,7 +63,8 @@ def _augmented(parts: list[CorpusData], cfg: TrainConfig,
                 Xs.append(ex.X)
             else:
                 # Class-balanced statistics, as for the original training files.
-                Xs.append(SpeakerNormaliser(None).transform(ex.X, groups[ex.ok], part.y[ex.ok]))
+                Xs.append(SpeakerNormaliser(None).transform(ex.X, groups[ex.ok], part.y[ex.ok],
+                                                            prior))
             ys.append(part.y[ex.ok])
             gs.append(speakers[ex.ok])  # CV groups: copies stay in their speaker's fold
     return Xs, ys, gs
@@ -70,11 +74,25 @@ def run(cfg: TrainConfig) -> dict:
     """Execute the run and return the report (also written/exported as configured);
     its parallel work runs where `cfg.dask` says (training/executor.py)."""
     with executor(cfg.dask, cfg.jobs) as where:
-        report = _run(cfg)
+        report = _run(cfg, {"loco": leave_one_corpus_out(cfg)} if cfg.loco else {})
     return {**report, "executor": where}
 
 
-def _run(cfg: TrainConfig) -> dict:
+def leave_one_corpus_out(cfg: TrainConfig) -> dict[str, dict]:
+    """For each training corpus: train on the others (model and hyper-parameters chosen
+    on them alone), test on it; its block is the one a --test corpus gets."""
+    out: dict[str, dict] = {}
+    for held in tqdm(cfg.train, desc="leave-one-corpus-out", unit="corpus", disable=cfg.quiet):
+        sub = replace(cfg, train=tuple(c for c in cfg.train if c != held), test=(held,),
+                      export=False, report=None, loco=False)
+        report = _run(sub, {})
+        out[held] = {"train": list(sub.train), "best_model": report["best_model"],
+                     "best_cv_uar": report["best_cv_uar"], **report["results"][held]}
+    return out
+
+
+def _run(cfg: TrainConfig, extra: dict) -> dict:
+    """One run; `extra` report blocks (LOCO) are in the report before the card is built."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     cache = FeatureCache(cfg.cache_dir, cfg.features)
@@ -89,9 +107,12 @@ def _run(cfg: TrainConfig) -> dict:
     check_disjoint(train_parts, test_parts)
     timings["features_s"] = time.perf_counter() - t0
 
-    X, y, groups, prior = training_matrix(train_parts, cfg.norm, cfg.prior_weight)
+    anchored = anchored_indices(cfg.features) if cfg.norm != "train" and cfg.robust_weight > 0 \
+        else ()
+    X, y, groups, prior = training_matrix(train_parts, cfg.norm, cfg.prior_weight,
+                                          anchored=anchored)
     if cfg.augment:
-        Xa, ya, ga = _augmented(train_parts, cfg, cache)
+        Xa, ya, ga = _augmented(train_parts, cfg, cache, prior)
         X, y, groups = np.vstack([X, *Xa]), np.concatenate([y, *ya]), np.concatenate([groups, *ga])
 
     folds = training_folds(groups, y, cfg.search.folds, cfg.seed)
@@ -99,11 +120,16 @@ def _run(cfg: TrainConfig) -> dict:
         log.warning("%s", folds.warning)
     t1 = time.perf_counter()
     results: list[SearchResult] = []
+    X_session = X[:, expert_columns(prior)[0]] if anchored else X
     for name in tqdm([m for m in cfg.models if m not in (STACKING, RNN)], desc="grid search",
                      unit="model", disable=cfg.quiet):
-        results.append(grid_search(name, X, y, groups, cfg.search))
+        results.append(grid_search(name, X_session, y, groups, cfg.search))
     if STACKING in cfg.models:
-        results.append(stacking(list(results), X, y, groups, cfg.search))
+        results.append(stacking(list(results), X_session, y, groups, cfg.search))
+    if anchored and results:  # each family becomes a session + anchored expert pair
+        results = fused_results(results, np.vstack([p.X_scope[p.sel] for p in train_parts]),
+                                np.concatenate([p.y for p in train_parts]), speakers(train_parts),
+                                prior, cfg.models, cfg.search, cfg.robust_weight, cfg.quiet)
     rnn = None
     if RNN in cfg.models:
         from training.rnn.run import train_rnn  # PyTorch only for runs that ask for it
@@ -150,6 +176,10 @@ def _run(cfg: TrainConfig) -> dict:
         block["streaming"] = {k: stream[k] for k in
                               ("uar", "accuracy", "macro_f1", "uar_ci95", "per_class_recall")}
         block["uar_streaming"] = stream["uar"]
+        if prior is not None and not (rnn is not None and best is rnn.result):
+            block["sessions"] = evaluate_sessions(
+                best.estimator, part.X_scope[part.sel], part.y, speakers([part]), prior,
+                emotions, cfg.seed)
         block["n_unreadable"] = part.n_failed
         test_report[part.name] = block
 
@@ -157,7 +187,8 @@ def _run(cfg: TrainConfig) -> dict:
         "train": list(cfg.train), "test": list(cfg.test), "emotions": emotions,
         "features": {**cfg.features.to_dict(), "n_features": len(feature_names(cfg.features))},
         "normalisation": {"method": cfg.norm, "scope": cfg.norm_scope,
-                          "prior_weight": cfg.prior_weight},
+                          "prior_weight": cfg.prior_weight, "robust_weight": cfg.robust_weight,
+                          "anchored_groups": list(ANCHORED_GROUPS) if anchored else []},
         "search": {**asdict(cfg.search), **folds.describe(), "folds_requested": cfg.search.folds,
                    "scoring": "uar"},
         "augment": list(cfg.augment),
@@ -172,6 +203,7 @@ def _run(cfg: TrainConfig) -> dict:
         "n_train_per_emotion": {e: int(np.sum(y == i)) for i, e in enumerate(emotions)},
         "n_unreadable": {p.name: p.n_failed for p in train_parts + test_parts},
         "n_skipped_names": {p.name: len(p.problems) for p in train_parts + test_parts},
+        **extra,
     }
     if cfg.export:
         t2 = time.perf_counter()

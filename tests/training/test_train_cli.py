@@ -108,7 +108,10 @@ def test_model_folder_loads_and_its_card_describes_the_run(exported):
     check = card["onnx_check"]
     assert check["n_rows"] == 24 and check["label_agreement"] >= 0.995
     assert check["max_proba_diff"] <= 1e-4
-    assert model.predict_proba(np.zeros((3, card["n_features"]))).shape == (3, 2)
+    # The model input: session-normalised features, then the prior-anchored prosody features.
+    assert model.prior().n_inputs == card["n_features"] + len(norm["prior"]["anchored"])
+    assert norm["prior"]["anchored"] and r["normalisation"]["anchored_groups"] == ["prosody"]
+    assert model.predict_proba(np.zeros((3, model.prior().n_inputs))).shape == (3, 2)
 
 
 def test_predict_prints_an_emotion_per_file_and_skips_unreadable_ones(exported, fake_corpora,
