@@ -33,6 +33,7 @@ from ccser_core.features import (
     frames,
 )
 from ccser_core.files import current_umask, signals_deferred
+from ccser_core.gate import GateConfig
 from ccser_core.normalisation import Prior, StreamingNormaliser
 
 CARD_SCHEMA_VERSION = 1
@@ -177,6 +178,10 @@ class LoadedModel:
     def prior(self) -> Prior | None:
         norm = self.card["normalisation"]
         return Prior.from_dict(norm["prior"]) if norm["method"] == "speaker" else None
+
+    def gate(self) -> GateConfig:
+        """The no-speech gate's thresholds: the card's `speech_gate`, else the defaults."""
+        return GateConfig.from_dict(self.card.get("speech_gate", {}))
 
     def streaming_normaliser(self) -> StreamingNormaliser | None:
         prior = self.prior()

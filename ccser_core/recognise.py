@@ -16,15 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from ccser_core.features import extract
+from ccser_core.features import FeatureConfig, extract
 from ccser_core.frame_norm import session_frames
+from ccser_core.gate import GateConfig, evidence
 from ccser_core.model import LoadedModel
 from ccser_core.normalisation import SpeakerNormaliser, StreamingNormaliser
-from ccser_core.vad import VadConfig, dilate, frame_length, speech_flags
+from ccser_core.vad import dilate, frame_length, speech_flags
 
-#: Less voiced audio than this (seconds) is "no speech": the daemon's default
+#: Less VAD speech than this (seconds) is "no speech": the daemon's default
 #: --min-utterance, below which it does not classify an utterance either.
-MIN_SPEECH_S = 0.25
+MIN_SPEECH_S = GateConfig().min_vad_s
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,16 @@ def voiced_segments(flags: np.ndarray, frame_s: float) -> tuple[tuple[float, flo
                  for s, e in zip(starts, ends, strict=True))
 
 
-def speech_gate(y: np.ndarray, sr: int, vad: VadConfig) -> Recognition:
-    """VAD a recording: duration, voiced seconds, voiced spans, and whether it has speech."""
+def speech_gate(y: np.ndarray, sr: int, config: FeatureConfig,
+                gate: GateConfig | None = None) -> Recognition:
+    """VAD a recording and check it holds speech (`ccser_core.gate`): duration, VAD
+    speech seconds, voiced spans, and whether it has speech."""
+    vad = config.vad
     flags = speech_flags(y, sr, vad)
     frame_s = frame_length(sr, vad.frame_ms) / sr
-    voiced_s = float(flags.sum() * frame_s)
-    return Recognition(speech=voiced_s >= MIN_SPEECH_S, duration_s=len(y) / sr,
-                       voiced_s=round(voiced_s, 3),
+    found = evidence(y, sr, config, flags)
+    return Recognition(speech=found.passes(gate or GateConfig()), duration_s=len(y) / sr,
+                       voiced_s=round(found.vad_s, 3),
                        segments=voiced_segments(dilate(flags, vad.pad_frames), frame_s))
 
 
@@ -72,7 +76,7 @@ def recognise_session(model: LoadedModel, waveforms: Sequence[np.ndarray],
     normalisation statistics (silence would pull them away from speech).
     """
     cfg = model.feature_config
-    gated = [speech_gate(y, cfg.sample_rate, cfg.vad) for y in waveforms]
+    gated = [speech_gate(y, cfg.sample_rate, cfg, model.gate()) for y in waveforms]
     spoken = [i for i, g in enumerate(gated) if g.speech]
     if not spoken:
         return gated

@@ -16,6 +16,7 @@ from ccser_core.corpora import licence
 from ccser_core.emotions import initials
 from ccser_core.errors import CcserError
 from ccser_core.features import feature_names, feature_spec, fingerprint
+from ccser_core.gate import GateConfig
 from ccser_core.model import CARD_SCHEMA_VERSION, write_model_folder
 from ccser_core.normalisation import Prior
 from training.config import TrainConfig
@@ -143,6 +144,7 @@ def build_card(cfg: TrainConfig, name: str, cv_uar: float, prior: Prior | None, 
         "feature_fingerprint": fingerprint(cfg.features),
         "feature_spec": feature_spec(cfg.features),
         "n_features": n_features,
+        "speech_gate": GateConfig().to_dict(),
         "normalisation": {
             "method": "none" if prior is None else "speaker",
             "groups": cfg.norm, "scope": cfg.norm_scope,

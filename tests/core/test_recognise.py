@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from ccser_core.features import extract
+from ccser_core.features import FeatureConfig, extract
 from ccser_core.model import default_model_dir, load_model
 from ccser_core.normalisation import SpeakerNormaliser, StreamingNormaliser
 from ccser_core.recognise import MIN_SPEECH_S, recognise_session, speech_gate, voiced_segments
-from ccser_core.vad import VadConfig
 
 SR = 16000
 
@@ -25,14 +24,14 @@ def test_voiced_segments_are_runs_in_seconds():
 
 def test_gate_finds_speech_and_its_position(speech, noise):
     y = np.concatenate([noise(SR, 1.0, amp=1e-4), speech(SR, 1.5), noise(SR, 1.0, amp=1e-4)])
-    gate = speech_gate(y, SR, VadConfig())
+    gate = speech_gate(y, SR, FeatureConfig())
     assert gate.speech and gate.duration_s == pytest.approx(3.5)
     assert 1.2 <= gate.voiced_s <= 1.7  # WebRTC VAD keeps a short hangover
     start, end = gate.segments[0][0], gate.segments[-1][1]
     assert 0.8 <= start <= 1.1 and 2.4 <= end <= 2.7
-    assert not speech_gate(noise(SR, 2.0, amp=1e-4), SR, VadConfig()).speech
+    assert not speech_gate(noise(SR, 2.0, amp=1e-4), SR, FeatureConfig()).speech
     short = np.concatenate([noise(SR, 1.0, amp=1e-4), speech(SR, MIN_SPEECH_S / 2)])
-    assert not speech_gate(short, SR, VadConfig()).speech
+    assert not speech_gate(short, SR, FeatureConfig()).speech
 
 
 def test_session_results_skip_silence_and_normalise_the_speech_together(model, speech, noise):
