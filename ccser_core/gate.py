@@ -28,7 +28,7 @@ class GateConfig:
 
     min_vad_s: float = 0.25  # VAD speech, seconds (the daemon's --min-utterance)
     min_voiced_s: float = 0.15  # voiced frames inside it, seconds
-    min_f0_spread_st: float = 0.5  # 10th-90th percentile pitch spread, semitones
+    min_f0_spread_st: float = 0.3  # 10th-90th percentile pitch spread, semitones (tones: ~0)
     max_edge_fraction: float = 0.5  # share of voiced frames at the pitch search limits
 
     def to_dict(self) -> dict:
