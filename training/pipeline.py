@@ -16,7 +16,7 @@ from sklearn.model_selection import cross_val_predict
 from tqdm import tqdm
 
 from ccser_core.features import feature_names
-from ccser_core.normalisation import Prior, SpeakerNormaliser
+from ccser_core.normalisation import Prior, SpeakerNormaliser, stream_sessions
 from training.cache import FeatureCache, extract_files
 from training.config import TrainConfig
 from training.data import (
@@ -42,7 +42,7 @@ from training.search import (
     training_folds,
     within_corpus_splitter,
 )
-from training.sessions import evaluate_sessions
+from training.sessions import evaluate_sessions, session_blocks
 
 log = logging.getLogger("ccser.train")
 
@@ -172,7 +172,8 @@ def _run(cfg: TrainConfig, extra: dict) -> dict:
         block = metrics(part.y, predict(best, part, "adaptive", Xt), emotions, cfg.seed)
         stream = metrics(part.y, predict(best, part, "streaming", Xs), emotions, cfg.seed)
         if rnn is not None and len(results) > 1:
-            fusion[part.name] = late_fusion(rnn, results, part, {"adaptive": Xt, "streaming": Xs})
+            fusion[part.name] = late_fusion(rnn, results, part, {"adaptive": Xt, "streaming": Xs},
+                                            prior, emotions, cfg.seed)
         block["streaming"] = {k: stream[k] for k in
                               ("uar", "accuracy", "macro_f1", "uar_ci95", "per_class_recall")}
         block["uar_streaming"] = stream["uar"]
@@ -180,6 +181,13 @@ def _run(cfg: TrainConfig, extra: dict) -> dict:
             block["sessions"] = evaluate_sessions(
                 best.estimator, part.X_scope[part.sel], part.y, speakers([part]), prior,
                 emotions, cfg.seed)
+        if rnn is not None and rnn.prior is not None:
+            rnn_sessions = session_blocks(
+                lambda s: rnn.predict_sessions(part.name, s).argmax(axis=1),  # noqa: B023
+                part.y, speakers([part]), emotions, cfg.seed)
+            model_rows[RNN].setdefault("sessions", {})[part.name] = rnn_sessions
+            if best is rnn.result:
+                block["sessions"] = rnn_sessions
         block["n_unreadable"] = part.n_failed
         test_report[part.name] = block
 
@@ -222,14 +230,21 @@ def _run(cfg: TrainConfig, extra: dict) -> dict:
 
 
 def late_fusion(rnn: RnnRun, results: list[SearchResult], part: CorpusData,
-                inputs: dict[str, np.ndarray]) -> dict:
-    """Test UAR of the mean of the RNN's and the best other model's probabilities
-    (evaluation only: the exported model is one of the two)."""
+                inputs: dict[str, np.ndarray], prior: Prior | None, emotions: list[str],
+                seed: int) -> dict:
+    """Test UAR of the mean of the RNN's and the best other model's probabilities, also
+    per session kind (evaluation only: the exported model is one of the two)."""
     other = max((r for r in results if r is not rnn.result), key=lambda r: r.cv_uar)
     out: dict = {"members": [other.name, RNN]}
     for mode, X in inputs.items():
         proba = rnn.predict_proba(part.name, mode) + other.estimator.predict_proba(X)
         out[f"uar_{mode}"] = uar(part.y, proba.argmax(axis=1))
+    if prior is not None and rnn.prior is not None:
+        X = part.X_scope[part.sel]
+        out["sessions"] = session_blocks(
+            lambda s: (rnn.predict_sessions(part.name, s) + other.estimator.predict_proba(
+                stream_sessions(X, s, prior))).argmax(axis=1),
+            part.y, speakers([part]), emotions, seed)
     return out
 
 

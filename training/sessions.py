@@ -17,6 +17,8 @@ the session-robust expert is trained on (`training/robust.py`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ccser_core.normalisation import Prior, stream_sessions
@@ -51,6 +53,14 @@ def evaluate_sessions(estimator, X: np.ndarray, y: np.ndarray, speakers: np.ndar
                       prior: Prior, emotions: list[str], seed: int) -> dict:
     """`sessions` block of a test corpus: per kind the metrics of every file played in
     sessions of that kind (raw feature rows X), and `worst` (the kind with the lowest UAR)."""
+    return session_blocks(lambda sessions: estimator.predict(stream_sessions(X, sessions, prior)),
+                          y, speakers, emotions, seed)
+
+
+def session_blocks(predict: Callable[[list[np.ndarray]], np.ndarray], y: np.ndarray,
+                   speakers: np.ndarray, emotions: list[str], seed: int) -> dict:
+    """The `sessions` block for any model: `predict(sessions)` labels every file of the
+    sessions (ordered row-index arrays), in session order, under the live rule."""
     neutral = emotions.index("neutral") if "neutral" in emotions else None
     out: dict = {}
     for kind in KINDS:
@@ -60,8 +70,7 @@ def evaluate_sessions(estimator, X: np.ndarray, y: np.ndarray, speakers: np.ndar
         if not sessions:
             continue
         rows = np.concatenate(sessions)
-        block = metrics(y[rows], estimator.predict(stream_sessions(X, sessions, prior)),
-                        emotions, seed)
+        block = metrics(y[rows], predict(sessions), emotions, seed)
         out[kind] = {**{k: block[k] for k in ("uar", "accuracy", "macro_f1", "uar_ci95",
                                               "per_class_recall", "n_test")},
                      "n_sessions": len(sessions)}

@@ -52,6 +52,12 @@ def test_rnn_is_trained_evaluated_and_exported(rnn_run):
     emodb = r["results"]["emodb"]
     assert emodb["n_test"] == 24 and "uar_streaming" in emodb
     assert emodb["uar"] >= 0.75, "angry and sad are far apart in the fake corpora"
+    # Session kinds under the live rule for frames, as for any model.
+    sessions = emodb["sessions"]
+    assert set(sessions) == {"balanced", "single", "cold", "worst"}
+    assert sessions == r["models"]["rnn"]["sessions"]["emodb"]
+    assert sessions["worst"]["uar"] == min(v["uar"] for k, v in sessions.items() if k != "worst")
+    assert sessions["single"]["n_sessions"] == 8  # 4 speakers x 2 emotions
     check = r["export"]
     assert check["n_rows"] == 24 and check["label_agreement"] >= 0.995
     assert check["max_proba_diff"] <= 1e-4
@@ -118,6 +124,8 @@ def test_cv_chooses_between_rnn_and_logreg_and_reports_fusion(fake_corpora, shar
     assert r["best_cv_uar"] == max(m["cv_uar"] for m in r["models"].values())
     assert r["fusion"]["emodb"]["members"] == ["logreg", "rnn"]
     assert 0 <= r["fusion"]["emodb"]["uar_adaptive"] <= 1
+    assert set(r["fusion"]["emodb"]["sessions"]) == {"balanced", "single", "cold", "worst"}
+    assert set(r["models"]["rnn"]["sessions"]["emodb"]) == {"balanced", "single", "cold", "worst"}
 
 
 def test_training_is_deterministic_for_a_seed():

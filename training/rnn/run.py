@@ -6,12 +6,13 @@ PyTorch is imported here, so only a run that names `rnn` needs the [deep] extra.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from ccser_core.errors import CcserError
-from ccser_core.frame_norm import normalise_frames
+from ccser_core.frame_norm import normalise_frames, stream_frame_sessions
 from ccser_core.normalisation import Prior
 from training.config import TrainConfig
 from training.data import CorpusData
@@ -36,6 +37,7 @@ class RnnRun:
     result: SearchResult  # estimator: training.rnn.train.FittedRnn
     prior: Prior | None
     inputs: dict[tuple[str, str], list[np.ndarray]]
+    raw: dict[str, list[np.ndarray]]  # test corpus -> un-normalised frames, row order
     val_y: np.ndarray
     val_pred: np.ndarray
     check_seqs: list[np.ndarray]  # export's ONNX check: test inputs, else validation rows
@@ -44,10 +46,20 @@ class RnnRun:
         """Probabilities for a test corpus's rows, `mode` "adaptive" or "streaming"."""
         return self.result.estimator.predict_proba(self.inputs[(corpus, mode)])
 
+    def predict_sessions(self, corpus: str, sessions: list[np.ndarray]) -> np.ndarray:
+        """Probabilities of a test corpus's rows played as live sessions (each an ordered
+        row-index array), in session order: `training.sessions` kinds for frames."""
+        assert self.prior is not None
+        seqs = stream_frame_sessions(self.raw[corpus], sessions, self.prior)
+        return self.result.estimator.predict_proba(seqs)
+
 
 def train_rnn(cfg: TrainConfig, train_parts: list[CorpusData],
               test_parts: list[CorpusData]) -> RnnRun:
     require_torch()
+    # Threads that sleep rather than spin while they wait: the same speed on an idle
+    # machine, much less lost to spinning on a busy one (measured on 2 shared cores).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from training.rnn.data import (
         FrameCache,
         corpus_frames,
@@ -74,8 +86,10 @@ def train_rnn(cfg: TrainConfig, train_parts: list[CorpusData],
                      cfg.quiet)
     prior = frame_prior(train_sets, cfg.norm, cfg.prior_weight)
     inputs: dict[tuple[str, str], list[np.ndarray]] = {}
+    raw: dict[str, list[np.ndarray]] = {}
     for part in test_parts:
         fs = corpus_frames(part, cache, cfg.jobs, cfg.quiet)
+        raw[part.name] = fs.seqs
         inputs[(part.name, "adaptive")], inputs[(part.name, "streaming")] = \
             evaluation_frames(fs, prior, cfg.seed)
     val = validation_speakers(data.speakers, RNN_GRID.val_fraction, cfg.seed)
@@ -84,5 +98,5 @@ def train_rnn(cfg: TrainConfig, train_parts: list[CorpusData],
     check = [s for (_, mode), seqs in inputs.items() if mode == "adaptive" for s in seqs]
     result = SearchResult(RNN, fitted, fitted.params, fitted.val_uar,  # type: ignore[arg-type]
                           fitted.seconds)
-    return RnnRun(result, prior, inputs, data.y[rows], fitted.predict(val_seqs),
+    return RnnRun(result, prior, inputs, raw, data.y[rows], fitted.predict(val_seqs),
                   check or val_seqs)
