@@ -71,7 +71,9 @@ class Classifier:
         t = np.arange(int(seconds * WORKING_RATE)) / WORKING_RATE
         y = (0.1 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 4 * t))).astype(
             np.float32)
-        self.model.predict_proba(self.features(y))
+        x = self.features(y)
+        # transform (never step): the model input's width, statistics untouched.
+        self.model.predict_proba(self.normaliser.transform(x) if self.normaliser else x)
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """The model's input: a feature vector, or (T, D) frames for a sequence model."""

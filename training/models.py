@@ -106,6 +106,9 @@ class RnnGrid:
     batch_size: int = 32
     conv_channels: int = 64
     val_fraction: float = 0.2  # of each training corpus's speakers
+    #: Simulated live sessions per training speaker added to the training rows (as the
+    #: functional path's anchored expert is trained); 0: per-speaker statistics only.
+    simulated_sessions: int = 3
 
 
 #: The sequence model and its grid; not a scikit-learn pipeline, so not a stacking member.

@@ -20,11 +20,17 @@ from tqdm import tqdm
 from ccser_core.audio import load_audio
 from ccser_core.errors import AudioError, CorpusError
 from ccser_core.features import FRAME_CODE_VERSION, FeatureConfig, frame_names, frames
-from ccser_core.frame_norm import fit_frame_prior, normalise_frames, stream_frames
+from ccser_core.frame_norm import (
+    fit_frame_prior,
+    normalise_frames,
+    stream_frame_sessions,
+    stream_frames,
+)
 from ccser_core.normalisation import Prior
 from training.augment import augment
 from training.cache import FeatureCache
 from training.data import CorpusData
+from training.sessions import simulated_sessions
 
 
 class FrameCache(FeatureCache):
@@ -120,21 +126,48 @@ def corpus_frames(part: CorpusData, cache: FrameCache, jobs: int, quiet: bool,
                     speakers[ok], labels[ok])
 
 
-def training_frames(sets: list[FrameSet], norm: str) -> list[np.ndarray]:
-    """Training rows normalised per speaker by class-balanced statistics, no prior
-    (`training.data.training_matrix` for frames); raw frames for --norm train."""
+#: Frame columns the model input also carries z-scored by the prior alone when the run
+#: anchors (`--robust-weight` > 0): the frame-level counterparts of the prosody group.
+FRAME_ANCHORED = ("spectral.loudness_rel", "pitch.f0_st")
+
+
+def anchored_columns(config: FeatureConfig) -> tuple[int, ...]:
+    names = frame_names(config)
+    return tuple(names.index(n) for n in FRAME_ANCHORED)
+
+
+def training_frames(sets: list[FrameSet], norm: str, prior: Prior | None) -> list[np.ndarray]:
+    """Training rows normalised per speaker by class-balanced statistics, no prior, with
+    the prior's anchored columns appended (`training.data.training_matrix` for frames);
+    raw frames for --norm train."""
     out: list[np.ndarray] = []
     for s in sets:
-        out += s.seqs if norm == "train" else normalise_frames(s.seqs, s.groups, None, s.labels)
+        out += s.seqs if norm == "train" else normalise_frames(s.seqs, s.groups, None, s.labels,
+                                                                prior)
     return out
 
 
-def frame_prior(sets: list[FrameSet], norm: str, weight: float) -> Prior | None:
+def simulated_frames(sets: list[FrameSet], prior: Prior, seed: int, per_speaker: int,
+                     ) -> list[tuple[np.ndarray, int, str]]:
+    """Training utterances played through the live rule in simulated sessions of random
+    emotion mix and length (`training.sessions.simulated_sessions`, as the functional
+    path's anchored expert learns): (model input, class, speaker) per played utterance."""
+    seqs = [q for s in sets for q in s.seqs]
+    y = np.concatenate([s.y for s in sets])
+    speakers = np.concatenate([s.speakers for s in sets])
+    sessions = simulated_sessions(y, speakers, seed, per_speaker=per_speaker)
+    rows = np.concatenate(sessions)
+    return list(zip(stream_frame_sessions(seqs, sessions, prior), y[rows].tolist(),
+                    speakers[rows].tolist(), strict=True))
+
+
+def frame_prior(sets: list[FrameSet], norm: str, weight: float,
+                anchored: tuple[int, ...] = ()) -> Prior | None:
     if norm == "train":
         return None
     return fit_frame_prior([q for s in sets for q in s.seqs],
                            np.concatenate([s.groups for s in sets]), weight,
-                           np.concatenate([s.labels for s in sets]))
+                           np.concatenate([s.labels for s in sets]), anchored)
 
 
 def evaluation_frames(fs: FrameSet, prior: Prior | None, seed: int,

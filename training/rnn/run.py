@@ -62,29 +62,38 @@ def train_rnn(cfg: TrainConfig, train_parts: list[CorpusData],
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from training.rnn.data import (
         FrameCache,
+        anchored_columns,
         corpus_frames,
         evaluation_frames,
         frame_prior,
+        simulated_frames,
         training_frames,
     )
     from training.rnn.train import TrainSet, fit_rnn, validation_speakers
 
     cache = FrameCache(cfg.cache_dir, cfg.features)
     train_sets = [corpus_frames(p, cache, cfg.jobs, cfg.quiet) for p in train_parts]
+    # As the functional path: anchored columns when the run anchors, and besides each
+    # training speaker normalised by its own statistics, simulated live sessions.
+    robust = cfg.norm != "train" and cfg.robust_weight > 0
+    prior = frame_prior(train_sets, cfg.norm, cfg.prior_weight,
+                        anchored_columns(cfg.features) if robust else ())
     augmented: list[tuple[np.ndarray, int, str]] = []
+    if robust and RNN_GRID.simulated_sessions:
+        augmented += simulated_frames(train_sets, prior, cfg.seed, RNN_GRID.simulated_sessions)
     for part in train_parts:
         for name in cfg.augment:
             fs = corpus_frames(part, cache, cfg.jobs, cfg.quiet, name, cfg.seed)
             # Each (speaker, augmentation) its own group with class-balanced statistics,
             # as the functional path normalises augmented copies.
             seqs = fs.seqs if cfg.norm == "train" else normalise_frames(fs.seqs, fs.groups, None,
-                                                                       fs.labels)
+                                                                       fs.labels, prior)
             augmented += list(zip(seqs, fs.y.tolist(), fs.speakers.tolist(), strict=True))
-    data = TrainSet(training_frames(train_sets, cfg.norm), np.concatenate([s.y for s in train_sets]),
+    data = TrainSet(training_frames(train_sets, cfg.norm, prior),
+                    np.concatenate([s.y for s in train_sets]),
                     np.concatenate([s.speakers for s in train_sets]), augmented)
     fitted = fit_rnn(data, len(cfg.emotions), RNN_GRID, cfg.search.balance, cfg.seed, cfg.jobs,
                      cfg.quiet)
-    prior = frame_prior(train_sets, cfg.norm, cfg.prior_weight)
     inputs: dict[tuple[str, str], list[np.ndarray]] = {}
     raw: dict[str, list[np.ndarray]] = {}
     for part in test_parts:
