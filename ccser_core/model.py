@@ -72,6 +72,9 @@ def _check_card(card: dict, where: Path) -> None:
         raise ModelError(f"{where}: input.frame_code {block.get('frame_code')} is not this "
                          f"installation's frame code {FRAME_CODE_VERSION}; the frames would "
                          "differ from training")
+    if block["kind"] == "frames" and block.get("dim") != card["n_features"]:
+        raise ModelError(f"{where}: input.dim {block.get('dim')} but n_features "
+                         f"{card['n_features']} (a frames model's n_features is its frame width)")
 
 
 def write_model_folder(folder: Path, onnx_bytes: bytes, card: dict[str, Any],

@@ -95,6 +95,10 @@ def test_a_card_with_other_frame_code_is_refused(rnn_run, tmp_path):
     (folder / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="frame_code"):
         load_model(folder)
+    del card["input"]["dim"]  # the schema: a frames model says how wide a frame is
+    (folder / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="dim"):
+        load_model(folder)
 
 
 def test_predict_runs_the_rnn_without_torch(rnn_run, fake_corpora, tmp_path):
