@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from training.config import (
     TrainConfig,
 )
 from training.data import NORM_SCOPES, NORMS
-from training.models import ALL_MODELS, parse_models
+from training.models import ALL_MODELS, RNN, parse_models
 from training.search import CV_KINDS, SearchSettings
 from training.table import results_table
 
@@ -110,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = p.add_argument_group("models")
     m.add_argument("--models", default=DEFAULT_MODELS,
                    help=f"any of {', '.join(ALL_MODELS)} (default {DEFAULT_MODELS}); "
-                        "the best by speaker-grouped CV UAR on the training data is exported")
+                        "the best by speaker-grouped CV UAR on the training data is exported; "
+                        "rnn, a recurrent network over frame features, needs PyTorch "
+                        "(pip install 'ccser[deep]') and is scored on held-out speakers")
     m.add_argument("--cv", choices=CV_KINDS, default="speaker",
                    help="within-corpus evaluation scheme when --test is omitted (default %(default)s)")
     m.add_argument("--folds", type=int, default=5, help="CV folds (default %(default)s)")
@@ -154,6 +157,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     for name, value in (("--folds", args.folds), ("--jobs", args.jobs)):
         if value < 1 or (name == "--folds" and value < 2):
             raise ValueError(f"{name} must be at least {2 if name == '--folds' else 1}")
+    models = parse_models(args.models)
+    if RNN in models and importlib.util.find_spec("torch") is None:
+        raise ValueError("--models rnn needs PyTorch: pip install 'ccser[deep]' (README: "
+                         "Sequence model)")
     features = FeatureConfig(
         groups=args.features, stats=args.stats, n_mfcc=args.n_mfcc, n_mels=args.n_mels,
         vad_trim=not args.no_vad_trim,
@@ -165,7 +172,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         corpus_paths=tuple(args.corpus), features=features, norm=args.norm,
         norm_scope=args.norm_scope, prior_weight=args.prior_weight,
         robust_weight=args.robust_weight, loco=args.loco,
-        models=parse_models(args.models), cv=args.cv,
+        models=models, cv=args.cv,
         search=SearchSettings(balance=args.balance, select_k=args.select_k, pca=args.pca,
                               folds=args.folds, jobs=args.jobs, seed=args.seed),
         augment=args.augment, output=args.output, export=not args.no_export,

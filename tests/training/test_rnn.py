@@ -211,3 +211,13 @@ def test_real_corpora_ravdess_to_emodb_angry_sad(corpora_dir, tmp_path, monkeypa
     emodb = r["results"]["emodb"]
     assert emodb["chance_uar"] == 0.5
     assert emodb["uar"] >= 0.70 and emodb["sessions"]["balanced"]["uar"] >= 0.70
+
+
+def test_without_pytorch_rnn_is_a_usage_error(monkeypatch, capsys):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--train", "ravdess", "--models", "logreg,rnn"])
+    assert exc.value.code == 2
+    assert "pip install 'ccser[deep]'" in capsys.readouterr().err
