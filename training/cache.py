@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,9 +72,13 @@ class FeatureCache:
             vec = np.load(npy, allow_pickle=False)
         except (OSError, ValueError, EOFError):  # np.load raises EOFError on a 0-byte file
             return None
-        if not isinstance(info, dict) or vec.shape != (self.dim,) or info.get("key") != key:
+        if not isinstance(info, dict) or not self.fits(vec) or info.get("key") != key:
             return None
         return vec
+
+    def fits(self, arr: np.ndarray) -> bool:
+        """Whether a stored array has this cache's shape (a feature vector)."""
+        return arr.shape == (self.dim,)
 
     def put(self, key: str, vec: np.ndarray, source: str) -> None:
         npy, side = self._paths(key)
@@ -99,15 +104,17 @@ def _dask_worker() -> str | None:
         return None
 
 
-def _extract_one(path: str, config: FeatureConfig, augmentation: str,
-                 seed: int) -> np.ndarray | str:
-    """Worker: a vector, or an error message naming the file (never raises for bad audio).
-    On a Dask worker, a path it cannot read (this machine could) stops the run instead."""
+def _extract_one(path: str, config: FeatureConfig, augmentation: str, seed: int,
+                 compute: Callable[[np.ndarray, int, FeatureConfig], np.ndarray] = extract,
+                 ) -> np.ndarray | str:
+    """Worker: a vector (or what `compute` gives, e.g. `features.frames`), or an error
+    message naming the file (never raises for bad audio). On a Dask worker, a path it
+    cannot read (this machine could) stops the run instead."""
     try:
         y = load_audio(path, config.sample_rate)
         if augmentation:
             y = augment(y, config.sample_rate, augmentation, seed)
-        return extract(y, config.sample_rate, config)
+        return compute(y, config.sample_rate, config)
     except Exception as exc:  # a library failing on odd audio must not stop the run
         worker = _dask_worker()
         if worker is not None and not os.access(path, os.R_OK):
@@ -122,6 +129,19 @@ def _extract_one(path: str, config: FeatureConfig, augmentation: str,
 def extract_files(paths: list[str], cache: FeatureCache, jobs: int = 1, quiet: bool = False,
                   augmentation: str = "", seed: int = 0, desc: str = "features") -> Extracted:
     """Vectors for `paths` (cache first, parallel extraction of the rest)."""
+    vectors, errors, n_todo = cached_compute(paths, cache, jobs, quiet, augmentation, seed, desc)
+    ok = np.array([v is not None for v in vectors], dtype=bool)
+    X = np.stack([v for v in vectors if v is not None]) if ok.any() else \
+        np.zeros((0, cache.dim), dtype=np.float32)
+    return Extracted(X.astype(np.float32), ok, tuple(errors), n_todo)
+
+
+def cached_compute(paths: list[str], cache: FeatureCache, jobs: int, quiet: bool,
+                   augmentation: str, seed: int, desc: str,
+                   compute: Callable[[np.ndarray, int, FeatureConfig], np.ndarray] = extract,
+                   ) -> tuple[list[np.ndarray | None], list[str], int]:
+    """(array per path, None where it failed; error messages; cache misses computed):
+    cache first, the rest in parallel; augmentation seeds are seed + file index."""
     vectors: list[np.ndarray | None] = [None] * len(paths)
     errors: list[str] = []
     todo: list[tuple[int, str]] = []
@@ -140,8 +160,8 @@ def extract_files(paths: list[str], cache: FeatureCache, jobs: int = 1, quiet: b
         # Workers elsewhere have another working directory: send them absolute paths.
         remote = type(get_active_backend()[0]).__name__.startswith("Dask")
         where = os.path.abspath if remote else str
-        tasks = (delayed(_extract_one)(where(paths[i]), cache.config, augmentation, seed + i)
-                 for i, _ in todo)
+        tasks = (delayed(_extract_one)(where(paths[i]), cache.config, augmentation, seed + i,
+                                       compute) for i, _ in todo)
         results = Parallel(n_jobs=jobs, return_as="generator", batch_size=8)(tasks)
         for (i, key), res in tqdm(zip(todo, results, strict=True), total=len(todo),
                                   desc=desc, unit="file", disable=quiet):
@@ -150,7 +170,4 @@ def extract_files(paths: list[str], cache: FeatureCache, jobs: int = 1, quiet: b
             else:
                 cache.put(key, res, paths[i])
                 vectors[i] = res
-    ok = np.array([v is not None for v in vectors], dtype=bool)
-    X = np.stack([v for v in vectors if v is not None]) if ok.any() else \
-        np.zeros((0, cache.dim), dtype=np.float32)
-    return Extracted(X.astype(np.float32), ok, tuple(errors), len(todo))
+    return vectors, errors, len(todo)

@@ -9,16 +9,12 @@ vectors, through `ccser_core.frame_norm`.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
-from tqdm import tqdm
 
-from ccser_core.audio import load_audio
-from ccser_core.errors import AudioError, CorpusError
+from ccser_core.errors import CorpusError
 from ccser_core.features import FRAME_CODE_VERSION, FeatureConfig, frame_names, frames
 from ccser_core.frame_norm import (
     fit_frame_prior,
@@ -27,8 +23,7 @@ from ccser_core.frame_norm import (
     stream_frames,
 )
 from ccser_core.normalisation import Prior
-from training.augment import augment
-from training.cache import FeatureCache
+from training.cache import FeatureCache, cached_compute
 from training.data import CorpusData
 from training.sessions import simulated_sessions
 
@@ -41,59 +36,8 @@ class FrameCache(FeatureCache):
         self.dim = len(frame_names(config))
         self.root = Path(root) / "frames" / f"{self.fp}-f{FRAME_CODE_VERSION}"
 
-    def get(self, key: str) -> np.ndarray | None:
-        npy, side = self._paths(key)
-        if not side.is_file():
-            return None
-        try:
-            arr = np.load(io.BytesIO(npy.read_bytes()), allow_pickle=False)
-        except (OSError, ValueError, EOFError):
-            return None
-        return arr if arr.ndim == 2 and arr.shape[1] == self.dim else None
-
-
-def _frames_one(path: str, config: FeatureConfig, augmentation: str,
-                seed: int) -> np.ndarray | str:
-    """Worker: frames, or an error message naming the file (never raises for bad audio)."""
-    try:
-        y = load_audio(path, config.sample_rate)
-        if augmentation:
-            y = augment(y, config.sample_rate, augmentation, seed)
-        return frames(y, config.sample_rate, config)
-    except AudioError as exc:
-        return str(exc)
-    except Exception as exc:  # a library failing on odd audio must not stop the run
-        return f"{path}: frame extraction failed ({type(exc).__name__}: {exc})"
-
-
-def frame_files(paths: list[str], cache: FrameCache, jobs: int, quiet: bool,
-                augmentation: str = "", seed: int = 0,
-                desc: str = "frames") -> list[np.ndarray | str]:
-    """Frames per path (an error message where the file failed), cache first, the rest in
-    parallel; augmentation seeds follow `training.cache.extract_files` (seed + file index)."""
-    out: list[np.ndarray | str] = [""] * len(paths)
-    todo = []
-    for i, p in enumerate(paths):
-        try:
-            key = cache.key(p, augmentation)
-        except OSError as exc:
-            out[i] = f"{p}: cannot read file ({exc.strerror or exc})"
-            continue
-        hit = cache.get(key)
-        if hit is None:
-            todo.append((i, key))
-        else:
-            out[i] = hit
-    if todo:
-        tasks = (delayed(_frames_one)(paths[i], cache.config, augmentation, seed + i)
-                 for i, _ in todo)
-        results = Parallel(n_jobs=jobs, return_as="generator", batch_size=8)(tasks)
-        for (i, key), res in tqdm(zip(todo, results, strict=True), total=len(todo), desc=desc,
-                                  unit="file", disable=quiet):
-            if not isinstance(res, str):
-                cache.put(key, res, paths[i])
-            out[i] = res
-    return out
+    def fits(self, arr: np.ndarray) -> bool:
+        return arr.ndim == 2 and arr.shape[1] == self.dim
 
 
 @dataclass(frozen=True)
@@ -114,15 +58,16 @@ def corpus_frames(part: CorpusData, cache: FrameCache, jobs: int, quiet: bool,
     dropped; an original file whose features were read but whose frames fail stops
     the run (the two extractors share their front end, so this means a bug)."""
     paths = [u.path for u in part.utterances]
-    seqs = frame_files(paths, cache, jobs, quiet, augmentation, seed,
-                       f"{part.name}{'+' + augmentation if augmentation else ''} frames")
-    ok = np.array([not isinstance(s, str) for s in seqs], dtype=bool)
-    if not augmentation and not ok.all():
-        raise CorpusError(next(s for s in seqs if isinstance(s, str)))
+    seqs, errors, _ = cached_compute(
+        paths, cache, jobs, quiet, augmentation, seed,
+        f"{part.name}{'+' + augmentation if augmentation else ''} frames", compute=frames)
+    ok = np.array([s is not None for s in seqs], dtype=bool)
+    if not augmentation and errors:
+        raise CorpusError(errors[0])
     groups = part.groups[part.sel]
     speakers = np.array([u.speaker for u in part.utterances])
     labels = part.scope_emotions[part.sel]
-    return FrameSet(part.name, [s for s in seqs if not isinstance(s, str)], part.y[ok], groups[ok],
+    return FrameSet(part.name, [s for s in seqs if s is not None], part.y[ok], groups[ok],
                     speakers[ok], labels[ok])
 
 
