@@ -18,6 +18,7 @@ import webrtcvad
 
 from ccser_core.audio import WORKING_RATE, float_to_pcm16
 from ccser_core.events import EmotionEvent, StatusEvent, UtteranceEvent, VadEvent
+from ccser_core.gate import is_speech
 from ccser_core.model import LoadedModel
 from ccser_core.vad import frame_length
 from daemon import sdnotify
@@ -27,6 +28,10 @@ from daemon.inference import Classifier, InferenceWorker, Job, Result
 from daemon.publisher import Publisher
 from daemon.segmenter import Boundary, Segmenter, SegmenterConfig
 from daemon.windows import StreamBuffer, WindowPlanner
+
+#: The no-speech gate on a pending VAD segment: first checked after GATE_MIN_S of it,
+#: then every GATE_STEP_S of new audio, over at most its last GATE_SPAN_S (seconds).
+GATE_MIN_S, GATE_STEP_S, GATE_SPAN_S = 0.3, 0.25, 1.0
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,9 @@ class Daemon:
         self.keep_frames = self.segmenter.config.start_frames + self.segmenter.config.pad_frames + 1
         self.utterance_id = -1
         self.utterance_start: int | None = None
+        self.gate = model.gate()
+        self.gate_checked = 0  # stream sample up to which the pending segment was checked
+        self.rejected_segments = 0  # VAD segments the gate found no speech in
         self.planner: WindowPlanner | None = None
         self.utterances = 0
         self.started = time.monotonic()
@@ -81,6 +89,7 @@ class Daemon:
             stream_start_time=self.stream_start_time, message=message,
             extra={"subscribers": self.pub.clients,
                    "dropped_utterances": self.worker.dropped_utterances,
+                   "rejected_segments": self.rejected_segments,
                    **self._latency_summary()}))
 
     def _latency_summary(self) -> dict[str, float]:
@@ -122,6 +131,8 @@ class Daemon:
             for boundary in self.segmenter.push(self.vad.is_speech(pcm, WORKING_RATE)):
                 self._boundary(boundary, block.captured)
             pos += self.frame
+        if self.utterance_start is not None and self.planner is None:
+            self._confirm(self.buffer.end)
         if self.planner is not None:
             for start, end in self.planner.due(self.buffer.end):
                 self.worker.submit(Job("window", self.utterance_id, start, end,
@@ -130,26 +141,50 @@ class Daemon:
             pos - self.keep_frames * self.frame
         self.buffer.discard_before(keep)
 
+    def _confirm(self, end: int, final: bool = False) -> bool:
+        """Open the pending VAD segment as an utterance once its audio holds speech
+        (`ccser_core.gate`: WebRTC VAD alone takes noise, tones and hum for speech).
+        Checked every GATE_STEP_S of new audio over at most the last GATE_SPAN_S, and once
+        more at the segment's end; until then nothing is published for it."""
+        start = self.utterance_start
+        assert start is not None
+        if not final and (end - start < GATE_MIN_S * WORKING_RATE
+                          or end - self.gate_checked < GATE_STEP_S * WORKING_RATE):
+            return False
+        self.gate_checked = end
+        audio = self.buffer.slice(max(start, end - round(GATE_SPAN_S * WORKING_RATE)), end)
+        if not is_speech(audio, WORKING_RATE, self.model.feature_config, self.gate):
+            return False
+        self.utterance_id += 1
+        self.planner = WindowPlanner(start, round(self.config.window * WORKING_RATE),
+                                     round(self.config.hop * WORKING_RATE))
+        uid = self.utterance_id
+        self.pub.publish(lambda seq, now: VadEvent(seq=seq, time=now, state="start",
+                                                   t=start / WORKING_RATE, utterance_id=uid))
+        return True
+
     def _boundary(self, boundary: Boundary, captured: float) -> None:
         sample = boundary.frame * self.frame
         if boundary.kind == "start":
-            self.utterance_id += 1
-            self.utterance_start = sample
-            self.planner = WindowPlanner(sample, round(self.config.window * WORKING_RATE),
-                                         round(self.config.hop * WORKING_RATE))
-        else:
-            start, planner = self.utterance_start, self.planner
-            assert start is not None and planner is not None
-            self.utterance_start = self.planner = None
-            if sample - start >= self.config.min_utterance * WORKING_RATE:
-                audio = self.buffer.slice(start, sample)
-                if planner.count == 0:  # shorter than a window: it is its own window
-                    planner.count = 1
-                    self.worker.submit(Job("window", self.utterance_id, start, sample, audio,
-                                           captured))
-                self.utterances += 1
-                self.worker.submit(Job("utterance", self.utterance_id, start, sample, audio,
-                                       captured, n_windows=planner.count))
+            self.utterance_start = self.gate_checked = sample
+            self.planner = None  # pending until the gate hears speech
+            return
+        if self.planner is None and not self._confirm(sample, final=True):
+            self.utterance_start = None
+            self.rejected_segments += 1
+            return
+        start, planner = self.utterance_start, self.planner
+        assert start is not None and planner is not None
+        self.utterance_start = self.planner = None
+        if sample - start >= self.config.min_utterance * WORKING_RATE:
+            audio = self.buffer.slice(start, sample)
+            if planner.count == 0:  # shorter than a window: it is its own window
+                planner.count = 1
+                self.worker.submit(Job("window", self.utterance_id, start, sample, audio,
+                                       captured))
+            self.utterances += 1
+            self.worker.submit(Job("utterance", self.utterance_id, start, sample, audio,
+                                   captured, n_windows=planner.count))
         uid = self.utterance_id
         self.pub.publish(lambda seq, now: VadEvent(seq=seq, time=now, state=boundary.kind,
                                                    t=sample / WORKING_RATE, utterance_id=uid))
