@@ -49,3 +49,24 @@ def test_emodb_to_ravdess_four_emotions_default_configuration(corpora_dir, tmp_p
     assert report["emotions"] == ["neutral", "happy", "sad", "angry"]
     assert ravdess["chance_uar"] == 0.25
     assert ravdess["uar"] > 0.5 and ravdess["uar_streaming"] > 0.45
+
+
+def test_leave_one_corpus_out_over_four_corpora_reports_every_session_kind(corpora_dir, tmp_path):
+    """LOCO over RAVDESS, EmoDB, SAVEE and CASIA (three languages), angry vs sad: every
+    held-out corpus well above chance in every kind of session, single-emotion included."""
+    report_path = tmp_path / "loco.json"
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ccser-train"), "--train",
+         "ravdess,emodb,savee,casia", "--loco", "--emotions", "AS", "--corpus-dir",
+         str(corpora_dir), "--cache-dir", str(tmp_path / "c"), "--no-export",
+         "--report", str(report_path), "--jobs", "2", "--quiet"],
+        capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert "leave-one-corpus-out" in proc.stdout
+    loco = json.loads(report_path.read_text())["loco"]
+    assert set(loco) == {"ravdess", "emodb", "savee", "casia"}
+    for corpus, block in loco.items():
+        sessions = block["sessions"]
+        assert block["train"] == [c for c in ("ravdess", "emodb", "savee", "casia") if c != corpus]
+        assert sessions["balanced"]["uar"] > 0.7, (corpus, sessions)
+        assert sessions["worst"]["uar"] > 0.5, (corpus, sessions)
