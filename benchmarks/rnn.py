@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,13 +34,16 @@ KINDS = ("balanced", "single", "neutral_dominant", "cold", "worst")
 TRAIN = Path(sys.executable).parent / "ccser-train"
 
 
-def train(args: list[str], report: Path) -> tuple[dict, float]:
-    start = time.perf_counter()
+def train(args: list[str], report: Path) -> tuple[dict, float, float]:
+    """(report, wall seconds, CPU seconds of ccser-train and its workers)."""
+    start, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([str(TRAIN), *args, "--report", str(report), "--quiet"],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"ccser-train {' '.join(args)} failed:\n{proc.stderr}")
-    return json.loads(report.read_text()), time.perf_counter() - start
+    end = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (json.loads(report.read_text()), time.perf_counter() - start,
+            end.ru_utime + end.ru_stime - cpu.ru_utime - cpu.ru_stime)
 
 
 def cells(sessions: dict) -> list[str]:
@@ -62,14 +66,15 @@ def main() -> int:
         # The timed run first, from an empty cache: the issue's own command.
         common = ["--corpus-dir", corpora, "--emotions", args.emotions, "--jobs", str(args.jobs),
                   "--cache-dir", str(tmp / "cache")]
-        timed, wall = train(["--train", "ravdess,savee,casia", "--test", "emodb", "--models",
+        load = os.getloadavg()[0]
+        timed, wall, cpu = train(["--train", "ravdess,savee,casia", "--test", "emodb", "--models",
                              "rnn", "--output", str(tmp / "rnn_model"), *common], tmp / "t.json")
         rnn_s = timed["models"]["rnn"]["search_s"]
         for held in CORPORA:
             others = ",".join(c for c in CORPORA if c != held)
             base = ["--train", others, "--test", held, "--no-export", *common]
-            default, _ = train(base, tmp / f"d_{held}.json")
-            both, _ = train([*base, "--models", "logreg,rnn"], tmp / f"r_{held}.json")
+            default = train(base, tmp / f"d_{held}.json")[0]
+            both = train([*base, "--models", "logreg,rnn"], tmp / f"r_{held}.json")[0]
             d_block = default["results"][held]
             rnn = both["models"]["rnn"]
             fusion = both["fusion"][held]
@@ -105,8 +110,10 @@ def main() -> int:
         f"`--jobs {args.jobs}`, grid `RnnGrid()` of training/models.py).\n\n"
         "**Training time.** `ccser-train --train ravdess,savee,casia --test emodb --emotions "
         f"{args.emotions} --models rnn` from an empty cache: {wall:.0f} s wall in all "
-        f"(features and frames of four corpora, training, evaluation, export); the RNN's "
-        f"training {rnn_s:.0f} s (target: the run under 600 s).\n\n"
+        f"(features and frames of four corpora, training, evaluation, export; load average "
+        f"{load:.1f} when it started), {cpu:.0f} s of CPU (all processes); the RNN's "
+        f"training {rnn_s:.0f} s wall, best epoch {timed['models']['rnn']['best_params']['epochs']}"
+        " (target: the run under 600 s).\n\n"
         "**Leave-one-corpus-out** (trained on the other three; UAR). `adaptive`: each test "
         "speaker normalised by all its files; the session kinds play files through the live "
         "rule (see the cross-corpus section); `worst` is the lowest kind. `default` is "
