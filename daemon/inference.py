@@ -5,12 +5,15 @@ Feature extraction and normalisation are the training code's own functions
 model's `StreamingNormaliser`), so a live vector equals the offline one for
 the same samples.
 
-Windows run on one thread, in order: each is normalised with the session
-statistics so far, then updates them. A finished utterance travels through
-the same queue as a marker; when the window thread reaches it, it takes a
-snapshot of the statistics (after all of that utterance's windows) and hands
-the utterance to a second thread, whose longer extraction never delays a
-window. Results are therefore deterministic for a given stream.
+Windows run on one thread, in order, each normalised with the statistics of
+the session's earlier utterances. The statistics learn once per utterance,
+as the offline evaluation learns once per file (overlapping windows would
+otherwise count one utterance several times and absorb a sustained emotion
+faster than measured): a finished utterance travels through the same queue
+as a marker; when the window thread reaches it, it takes a snapshot of the
+statistics (those before the utterance), learns the mean of the utterance's
+window vectors, and hands the utterance to a second thread, whose longer
+extraction never delays a window. Results are deterministic for a stream.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ccser_core.audio import WORKING_RATE
-from ccser_core.frame_norm import step_frames
+from ccser_core.frame_norm import summary
 from ccser_core.model import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ class Classifier:
         self.normaliser = model.streaming_normaliser()
         self.smoothing = smoothing
         self._previous: tuple[int, np.ndarray] | None = None
+        self._learn: tuple[int, list[np.ndarray]] = (-1, [])  # utterance id, window units
 
     def warm_up(self, seconds: float) -> None:
         """Run the feature code once (JIT compilation, caches) so the first real window
@@ -82,13 +86,27 @@ class Classifier:
     def snapshot(self) -> Stats:
         return self.normaliser.stats() if self.normaliser is not None else None
 
+    def end_utterance(self, utterance_id: int) -> Stats:
+        """At an utterance's end, in stream order: the statistics it is normalised with
+        (those before it); then the session learns it once, as the mean of its windows'
+        vectors (a sequence model: of their mean frames)."""
+        stats = self.snapshot()
+        uid, units = self._learn
+        if self.normaliser is not None and uid == utterance_id and units:
+            self.normaliser.update(np.mean(units, axis=0))
+        self._learn = (-1, [])
+        return stats
+
     def window(self, job: Job) -> Result:
-        """Normalise with the statistics so far, then add this window to them."""
+        """Normalise with the statistics of the earlier utterances; remember this window's
+        vector for when its utterance ends."""
         vec = self.features(job.samples)
-        if self.normaliser is None:
-            x = vec
-        else:
-            x = self.normaliser.step(vec) if vec.ndim == 1 else step_frames(self.normaliser, vec)
+        x = vec
+        if self.normaliser is not None:
+            x = self.normaliser.transform(vec)
+            if self._learn[0] != job.utterance_id:
+                self._learn = (job.utterance_id, [])
+            self._learn[1].append(vec if vec.ndim == 1 else summary(vec))
         proba = self.model.predict_proba(x)[0]
         if self.smoothing > 0:
             prev = self._previous
@@ -197,7 +215,7 @@ class InferenceWorker:
 
     def _window(self, job: Job) -> None:
         if job.kind == "utterance":
-            self._utterances.put((job, self.classifier.snapshot()))
+            self._utterances.put((job, self.classifier.end_utterance(job.utterance_id)))
             return
         self.on_result(self.classifier.window(job))
         self.done["window"] += 1

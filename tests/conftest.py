@@ -81,3 +81,57 @@ def corpora_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"CCSER_CORPORA={value} is not a folder: real-corpus tests skipped")
     return path
+
+
+#: Emotions that differ only in level (pitch and effort), not in pitch movement: exactly
+#: what per-session normalisation absorbs when a session holds one emotion.
+LEVELS = {"angry": (1.6, 0.6), "sad": (0.8, 0.15)}  # (f0 factor, amplitude)
+
+
+def _voice(speech, noise, emotion: str, speaker_f0: float, seed: int):
+    """Two phrases with a pause between, level set by `emotion`; timing, glide and
+    envelope vary per file as real utterances do."""
+    rng = np.random.default_rng(seed)
+    factor, amp = LEVELS[emotion]
+    f0, level = speaker_f0 * factor * rng.uniform(0.95, 1.05), amp * rng.uniform(0.8, 1.2)
+    phrases = [speech(16000, float(rng.uniform(0.5, 0.9)), f0=f0 * rng.uniform(0.97, 1.03),
+                      amp=level, glide=float(rng.uniform(0.05, 0.25)),
+                      am=float(rng.uniform(0.3, 0.7))) for _ in range(2)]
+    pause, lead, tail = (np.zeros(int(16000 * rng.uniform(a, b)), np.float32)
+                         for a, b in ((0.08, 0.3), (0.2, 0.5), (0.2, 0.5)))
+    y = np.concatenate([lead, phrases[0], pause, phrases[1], tail])  # recorded with margins
+    return y + noise(16000, len(y) / 16000, amp=0.002, seed=seed)[: len(y)]
+
+
+@pytest.fixture(scope="session")
+def _sustained_store(tmp_path_factory) -> dict:
+    return {"root": tmp_path_factory.mktemp("sustained")}
+
+
+@pytest.fixture
+def sustained_sessions(_sustained_store, speech, noise, write_audio):
+    """(model folder, {emotion: files}): an AS model trained (`ccser-train` defaults) on a
+    RAVDESS-named corpus of 6 speakers whose emotions differ only in level, and an unseen
+    speaker's 12 angry and 12 sad files. Built once per test session."""
+    store = _sustained_store
+    if "sustained" not in store:
+        from training import cli  # imported here: only tests that need the model pay for it
+
+        root = store["root"]
+        corpora = root / "corpora"
+        for actor in range(1, 7):
+            f0 = 110.0 if actor % 2 else 200.0
+            for code, emotion in (("05", "angry"), ("04", "sad")):
+                for rep in range(8):
+                    name = f"03-01-{code}-01-01-{rep + 1:02d}-{actor:02d}.wav"
+                    write_audio(corpora / "ravdess" / f"Actor_{actor:02d}" / name,
+                                _voice(speech, noise, emotion, f0, actor * 100 + rep), 16000)
+        unseen = {e: [write_audio(root / "unseen" / f"{e}{i:02d}.wav",
+                                  _voice(speech, noise, e, 150.0, 9000 + i), 16000)
+                      for i in range(12)] for e in LEVELS}
+        model = root / "model"
+        assert cli.main(["--train", "ravdess", "--emotions", "AS", "--folds", "2", "--jobs", "1",
+                         "--quiet", "--corpus-dir", str(corpora), "--cache-dir",
+                         str(root / "cache"), "--output", str(model)]) == 0
+        store["sustained"] = model, unseen
+    return store["sustained"]

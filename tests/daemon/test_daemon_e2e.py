@@ -27,7 +27,6 @@ from ccser_core.audio import load_audio
 from ccser_core.events import EmotionEvent, StatusEvent, UtteranceEvent, VadEvent
 from ccser_core.features import extract
 from ccser_core.model import load_model
-from ccser_core.normalisation import apply
 
 SPEECH = [(1.0, 3.5), (5.0, 6.5)]  # seconds, in two_utterances.wav
 
@@ -84,9 +83,9 @@ def test_probabilities_are_valid(replay):
 
 def test_live_features_and_scores_equal_training_code(replay, model_dir, two_utterances):
     """Same samples -> same vector as ccser_core.features.extract; and the probabilities
-    equal an offline replay of the session normaliser: windows in order, each
-    normalised then added; an utterance normalised with the statistics after its
-    own windows."""
+    equal an offline replay of the session rule: windows normalised by the statistics of
+    the earlier utterances; an utterance normalised by those same statistics, after
+    which the session learns it once (the mean of its window vectors)."""
     events, _ = replay
     model = load_model(model_dir)
     y = load_audio(two_utterances)
@@ -99,18 +98,18 @@ def test_live_features_and_scores_equal_training_code(replay, model_dir, two_utt
         return vec
 
     windows, utterances = of(events, EmotionEvent), of(events, UtteranceEvent)
-    stats = {}
-    for w in windows:
-        vec = vector(w)
-        expected = model.predict_proba(normaliser.transform(vec))[0]
-        normaliser.update(vec)
-        stats[w.utterance_id] = normaliser.stats()
-        np.testing.assert_allclose(list(w.probabilities.values()), expected, atol=1e-6)
+    assert len(utterances) == 2
     for u in utterances:
-        expected = model.predict_proba(apply(vector(u).astype(np.float64),
-                                             *stats[u.utterance_id]))[0]
+        own = [w for w in windows if w.utterance_id == u.utterance_id]
+        vecs = [vector(w) for w in own]
+        for w, vec in zip(own, vecs, strict=True):
+            expected = model.predict_proba(normaliser.transform(vec))[0]
+            np.testing.assert_allclose(list(w.probabilities.values()), expected, atol=1e-6)
+        expected = model.predict_proba(normaliser.transform(vector(u).astype(np.float64)))[0]
         np.testing.assert_allclose(list(u.probabilities.values()), expected, atol=1e-6)
-        assert u.n_windows == sum(w.utterance_id == u.utterance_id for w in windows)
+        assert u.n_windows == len(own)
+        normaliser.update(np.mean(vecs, axis=0))
+    assert normaliser.n == 2  # one observation per utterance, not per window
 
 
 def test_stdin_pcm_source(model_dir, two_utterances, tmp_path):

@@ -22,7 +22,7 @@ class SlowClassifier:
         self.release = threading.Event()
         self.seen: list[tuple[str, int]] = []
 
-    def snapshot(self):
+    def end_utterance(self, utterance_id: int):
         return None
 
     def window(self, j: Job) -> Result:
