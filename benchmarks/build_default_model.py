@@ -1,11 +1,12 @@
-"""Rebuild exported_models/default: the ccser-train defaults trained on RAVDESS + EmoDB.
+"""Rebuild exported_models/default: the ccser-train defaults trained on all four shared
+corpora (RAVDESS, EmoDB, SAVEE, CASIA; three languages).
 
     CCSER_CORPORA=../shared/corpora python benchmarks/build_default_model.py [--emotions AHNS]
 
 The pooled model has no held-out corpus, so the figures that justify it are
-measured with the very same flags in both single-corpus directions
-(RAVDESS->EmoDB, EmoDB->RAVDESS) and recorded in its card under
-metrics.cross_corpus, next to the pooled model's own speaker-grouped CV.
+measured with the very same flags: leave-one-corpus-out over the four (`--loco`,
+in the card under metrics.loco, with every session kind), and both single-corpus
+directions RAVDESS->EmoDB and EmoDB->RAVDESS (metrics.cross_corpus).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def main() -> int:
     p.add_argument("--flags", default="", help="extra ccser-train flags (default: none)")
     args = p.parse_args()
     if not os.environ.get("CCSER_CORPORA"):
-        p.error("set CCSER_CORPORA to the folder holding ravdess/ and emodb/")
+        p.error("set CCSER_CORPORA to the folder holding ravdess/, emodb/, savee/ and casia/")
     common = ["--emotions", args.emotions, "--quiet", "--seed", "0", *shlex.split(args.flags)]
     figures = {}
     for train, test in (("ravdess", "emodb"), ("emodb", "ravdess")):
@@ -42,11 +43,14 @@ def main() -> int:
         figures[f"{train}->{test}"] = {
             "uar": block["uar"], "uar_streaming": block["uar_streaming"],
             "accuracy": block["accuracy"], "uar_ci95": block["uar_ci95"],
+            "sessions": {k: v["uar"] for k, v in block["sessions"].items() if k != "worst"},
             "n_test": block["n_test"], "chance_uar": block["chance_uar"],
             "command": "ccser-train " + " ".join(shlex.quote(a) for a in argv),
         }
-        print(f"{train}->{test}: UAR {block['uar']:.3f}, streaming {block['uar_streaming']:.3f}")
-    argv = ["--train", "ravdess,emodb", "--output", str(args.output), *common]
+        print(f"{train}->{test}: UAR {block['uar']:.3f}, streaming {block['uar_streaming']:.3f}, "
+              f"worst session kind {block['sessions']['worst']['uar']:.3f}")
+    argv = ["--train", "ravdess,emodb,savee,casia", "--loco", "--output", str(args.output),
+            *common]
     report = run(config_from_args(build_parser().parse_args(argv)))
     card_path = args.output / "model.json"
     card = json.loads(card_path.read_text())

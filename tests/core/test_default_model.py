@@ -16,5 +16,24 @@ def test_default_model_card_records_cross_corpus_figures_and_licences():
     assert set(figures) == {"ravdess->emodb", "emodb->ravdess"}
     for block in figures.values():
         assert block["uar"] > block["chance_uar"] and "uar_streaming" in block
-    assert {c["name"] for c in card["training"]["corpora"]} == {"ravdess", "emodb"}
+    assert {c["name"] for c in card["training"]["corpora"]} == {"ravdess", "emodb", "savee",
+                                                                "casia"}
     assert all(c["licence"] for c in card["training"]["corpora"])
+
+
+def test_default_model_card_records_leave_one_corpus_out_per_session_kind():
+    card = load_model(default_model_dir()).card
+    loco = card["metrics"]["loco"]
+    assert set(loco) == {"ravdess", "emodb", "savee", "casia"}
+    for corpus, block in loco.items():
+        assert corpus not in block["train"] and len(block["train"]) == 3
+        kinds = block["sessions"]
+        assert {"balanced", "single", "cold", "worst"} <= set(kinds)
+        assert kinds["worst"]["uar"] == min(v for k, v in kinds.items() if k != "worst")
+
+
+def test_default_model_reads_prosody_anchored_to_its_prior_and_gates_non_speech():
+    model = load_model(default_model_dir())
+    prior = model.prior()
+    assert prior.anchored and prior.n_inputs == model.card["n_features"] + len(prior.anchored)
+    assert model.card["speech_gate"] == model.gate().to_dict()
