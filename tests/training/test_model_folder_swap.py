@@ -72,8 +72,18 @@ def test_interrupt_before_the_swap_leaves_the_old_folder_whole(capsys, tmp_path,
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.fixture
+def interactive_sigint():
+    """SIGINT raises KeyboardInterrupt, as in a terminal; earlier tests in the same process
+    (browser drivers, Dask clusters) may have left it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_sigint_during_the_swap_finishes_it_cleans_up_and_says_so(capsys, tmp_path, fake_corpora,
-                                                                  shared_cache, monkeypatch):
+                                                                  shared_cache, monkeypatch,
+                                                                  interactive_sigint):
     """SIGINT right after the new folder is renamed into place: the swap and the removal
     of the old folder complete, the folder is wholly the new model, and the message
     does not claim the old one is intact."""
