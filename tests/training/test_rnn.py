@@ -200,7 +200,7 @@ def test_padded_batches_equal_single_sequences():
 @pytest.mark.slow
 def test_real_corpora_ravdess_to_emodb_angry_sad(corpora_dir, tmp_path, monkeypatch):
     """The RNN on real speech: trained on RAVDESS, tested on EmoDB, well above chance
-    (measured 0.86 with the full grid; one grid point and fewer epochs here)."""
+    (0.70 with the default grid, 0.86 with --robust-weight 0; fewer epochs here)."""
     monkeypatch.setattr(training.rnn.run, "RNN_GRID", RnnGrid(layers=(1,), max_epochs=12,
                                                               patience=4))
     code = cli.main(["--train", "ravdess", "--test", "emodb", "--emotions", "AS", "--models",
@@ -210,7 +210,7 @@ def test_real_corpora_ravdess_to_emodb_angry_sad(corpora_dir, tmp_path, monkeypa
     r = json.loads((tmp_path / "r.json").read_text())
     emodb = r["results"]["emodb"]
     assert emodb["chance_uar"] == 0.5
-    assert emodb["uar"] >= 0.70 and emodb["sessions"]["balanced"]["uar"] >= 0.70
+    assert emodb["uar"] >= 0.65 and emodb["sessions"]["worst"]["uar"] >= 0.65
 
 
 def test_without_pytorch_rnn_is_a_usage_error(monkeypatch, capsys):
