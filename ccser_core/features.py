@@ -22,8 +22,8 @@ from ccser_core.spectral import SPECTRAL_LLDS, level_db, spectral_llds
 from ccser_core.vad import VadConfig, trim_silence
 
 __all__ = ["FRAME_CODE_VERSION", "FRAME_GROUPS", "STATS", "UTTERANCE_GROUPS", "FEATURE_CODE_VERSION",
-           "FeatureConfig", "extract", "feature_names", "feature_spec", "fingerprint", "frame_names",
-           "frames", "functionals"]
+           "FeatureConfig", "Pitch", "extract", "feature_names", "feature_spec", "fingerprint", "frame_names",
+           "frames", "functionals", "pitch_of", "prepare"]
 
 #: Bump when a change to this module, spectral.py, prosody.py or pitch.py changes any
 #: number it produces.
@@ -162,10 +162,14 @@ def librosa_group(group: str, power: np.ndarray, sr: int) -> np.ndarray:
     return chroma if group == "chroma" else librosa.feature.tonnetz(chroma=chroma, sr=sr)
 
 
-def _spectra(y: np.ndarray, sr: int, config: FeatureConfig,
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The front end `extract` and `frames` share: (trimmed samples, power spectrogram,
-    its frequencies, dB mel spectrogram re the utterance's loud frames)."""
+#: (F0 in Hz, periodicity 0..1) per hop of `prepare(y)`: see `pitch_of`.
+Pitch = tuple[np.ndarray, np.ndarray]
+
+
+def prepare(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
+    """The samples every frame-wise analysis reads (features, frames, the no-speech gate):
+    VAD-trimmed when `config.vad_trim`, padded to one FFT frame, DC removed (a DC offset
+    would bias loudness and pitch)."""
     if sr != config.sample_rate:
         raise ValueError(f"samples at {sr} Hz, feature config expects {config.sample_rate} Hz")
     y = np.nan_to_num(np.asarray(y, dtype=np.float32))
@@ -173,7 +177,20 @@ def _spectra(y: np.ndarray, sr: int, config: FeatureConfig,
         y = trim_silence(y, sr, config.vad)
     if len(y) < config.n_fft:
         y = np.pad(y, (0, config.n_fft - len(y)))
-    y = y - y.mean()  # DC offset would bias loudness and pitch
+    return y - y.mean()
+
+
+def pitch_of(y: np.ndarray, sr: int, config: FeatureConfig) -> Pitch:
+    """Pitch track of `prepare(y)`, the costliest frame analysis: computed once per clip
+    or daemon window and handed to both the no-speech gate and `extract` / `frames`."""
+    return pitch_track(prepare(y, sr, config), sr, config.hop_length, config.fmin, config.fmax)
+
+
+def _spectra(y: np.ndarray, sr: int, config: FeatureConfig,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The front end `extract` and `frames` share: (prepared samples, power spectrogram,
+    its frequencies, dB mel spectrogram re the utterance's loud frames)."""
+    y = prepare(y, sr, config)
     power = dsp.power_spectrogram(y, config.n_fft, config.hop_length, config.win_length)
     freqs = dsp.fft_frequencies(sr, config.n_fft)
     mel = dsp.mel_filterbank(sr, config.n_fft, config.n_mels) @ power
@@ -182,11 +199,13 @@ def _spectra(y: np.ndarray, sr: int, config: FeatureConfig,
     return y, power, freqs, logmel
 
 
-def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
+def extract(y: np.ndarray, sr: int, config: FeatureConfig, pitch: Pitch | None = None
+            ) -> np.ndarray:
     """Feature vector (float32, len(feature_names(config))) of mono samples at `sr` Hz.
 
     `sr` must equal `config.sample_rate`; resampling is the caller's job
     (`ccser_core.audio`), so a live window and a file go through the same path.
+    `pitch`: `pitch_of(y, sr, config)` when the caller already has it (the gate's).
     """
     y, power, freqs, logmel = _spectra(y, sr, config)
     hop_s = config.hop_length / sr
@@ -204,7 +223,8 @@ def extract(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
         if group in ("prosody", "voice"):
             loud = spectral_frames()[0]
             if st is None:
-                f0, periodicity = pitch_track(y, sr, config.hop_length, config.fmin, config.fmax)
+                f0, periodicity = pitch if pitch is not None else \
+                    pitch_track(y, sr, config.hop_length, config.fmin, config.fmax)
                 f0, periodicity = f0[: power.shape[1]], periodicity[: power.shape[1]]
                 st, voiced = clean_contour(f0, periodicity, loud, config.voicing_threshold)
             parts.append(prosody(st, voiced, loud, hop_s) if group == "prosody" else
@@ -234,7 +254,8 @@ def frame_names(config: FeatureConfig) -> list[str]:
             + [f"pitch.{n}" for n in PITCH_FRAMES])
 
 
-def frames(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
+def frames(y: np.ndarray, sr: int, config: FeatureConfig, pitch: Pitch | None = None
+           ) -> np.ndarray:
     """Frame-level descriptors (T, D) float32, one row per `hop_length` samples: the
     spectral-shape, dB mel and pitch frames that `extract` summarises, for sequence models.
 
@@ -246,7 +267,8 @@ def frames(y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
     n = power.shape[1]
     zcr = dsp.zero_crossing_rate(y, config.win_length, config.hop_length)[:n]
     spectral = spectral_llds(power, freqs, logmel, zcr)
-    f0, periodicity = pitch_track(y, sr, config.hop_length, config.fmin, config.fmax)
+    f0, periodicity = pitch if pitch is not None else \
+        pitch_track(y, sr, config.hop_length, config.fmin, config.fmax)
     st, voiced = clean_contour(f0[:n], periodicity[:n], spectral[0], config.voicing_threshold)
     idx = np.nonzero(voiced)[0]
     st = np.interp(np.arange(n), idx, st[idx]) if idx.size else np.zeros(n)

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ccser_core import dsp
-from ccser_core.features import FeatureConfig
+from ccser_core.features import FeatureConfig, Pitch, prepare
 from ccser_core.pitch import clean_contour, pitch_track
 from ccser_core.spectral import level_db
-from ccser_core.vad import frame_length, speech_flags, trim_silence
+from ccser_core.vad import frame_length, speech_flags
 
 
 @dataclass(frozen=True)
@@ -54,19 +54,22 @@ class Evidence:
                 and self.edge_fraction <= gate.max_edge_fraction)
 
 
-def evidence(y: np.ndarray, sr: int, config: FeatureConfig,
-             flags: np.ndarray | None = None) -> Evidence:
+def evidence(y: np.ndarray, sr: int, config: FeatureConfig, flags: np.ndarray | None = None,
+             pitch: Pitch | None = None) -> Evidence:
     """Speech evidence of mono samples at `config.sample_rate` (seconds, semitones);
-    `flags`: the VAD decisions of `y` when the caller already has them."""
+    `flags`: the VAD decisions of `y`, and `pitch`: `pitch_of(y, sr, config)`, when the
+    caller already has them (a daemon window hands its pitch on to `extract`)."""
     y = np.nan_to_num(np.asarray(y, dtype=np.float32))
     flags = speech_flags(y, sr, config.vad) if flags is None else flags
     vad_s = float(flags.sum() * frame_length(sr, config.vad.frame_ms) / sr)
-    speech = trim_silence(y, sr, config.vad) if config.vad_trim else y
-    if vad_s == 0.0 or len(speech) < config.n_fft:
+    if vad_s == 0.0:
         return Evidence(vad_s, 0.0, 0.0, 1.0)
-    speech = speech - speech.mean()
+    speech = prepare(y, sr, config)  # the samples `extract` reads: one pitch track serves both
+    if len(speech) <= config.n_fft:  # at most one FFT frame of speech after trimming
+        return Evidence(vad_s, 0.0, 0.0, 1.0)
     power = dsp.power_spectrogram(speech, config.n_fft, config.hop_length, config.win_length)
-    f0, periodicity = pitch_track(speech, sr, config.hop_length, config.fmin, config.fmax)
+    f0, periodicity = pitch if pitch is not None else \
+        pitch_track(speech, sr, config.hop_length, config.fmin, config.fmax)
     n = min(len(f0), power.shape[1])
     st, voiced = clean_contour(f0[:n], periodicity[:n], level_db(power)[:n],
                                config.voicing_threshold)

@@ -26,6 +26,7 @@ from ccser_core.errors import ModelError
 from ccser_core.features import (
     FRAME_CODE_VERSION,
     FeatureConfig,
+    Pitch,
     extract,
     feature_names,
     fingerprint,
@@ -172,11 +173,13 @@ class LoadedModel:
         """"features" (one vector per utterance) or "frames" (a frame sequence)."""
         return str(self.card.get("input", {}).get("kind", "features"))
 
-    def features(self, y: np.ndarray) -> np.ndarray:
+    def features(self, y: np.ndarray, pitch: Pitch | None = None) -> np.ndarray:
         """What this model reads, from mono samples at its sample rate: the functional
-        vector (n_features,) or the frame sequence (T, n_features)."""
+        vector (n_features,) or the frame sequence (T, n_features); `pitch`: the samples'
+        `pitch_of`, when the no-speech gate already tracked it."""
         cfg = self.feature_config
-        return (frames if self.input_kind == "frames" else extract)(y, cfg.sample_rate, cfg)
+        return (frames if self.input_kind == "frames" else extract)(y, cfg.sample_rate, cfg,
+                                                                    pitch)
 
     def prior(self) -> Prior | None:
         norm = self.card["normalisation"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ccser_core.features import FeatureConfig, extract
+from ccser_core.features import FeatureConfig, Pitch, pitch_of
 from ccser_core.frame_norm import session_frames
 from ccser_core.gate import GateConfig, evidence
 from ccser_core.model import LoadedModel
@@ -56,13 +56,14 @@ def voiced_segments(flags: np.ndarray, frame_s: float) -> tuple[tuple[float, flo
 
 
 def speech_gate(y: np.ndarray, sr: int, config: FeatureConfig,
-                gate: GateConfig | None = None) -> Recognition:
+                gate: GateConfig | None = None, pitch: Pitch | None = None) -> Recognition:
     """VAD a recording and check it holds speech (`ccser_core.gate`): duration, VAD
-    speech seconds, voiced spans, and whether it has speech."""
+    speech seconds, voiced spans, and whether it has speech. `pitch`: `pitch_of(y)`
+    when the caller has it (it is then shared with the features)."""
     vad = config.vad
     flags = speech_flags(y, sr, vad)
     frame_s = frame_length(sr, vad.frame_ms) / sr
-    found = evidence(y, sr, config, flags)
+    found = evidence(y, sr, config, flags, pitch)
     return Recognition(speech=found.passes(gate or GateConfig()), duration_s=len(y) / sr,
                        voiced_s=round(found.vad_s, 3),
                        segments=voiced_segments(dilate(flags, vad.pad_frames), frame_s))
@@ -76,15 +77,17 @@ def recognise_session(model: LoadedModel, waveforms: Sequence[np.ndarray],
     normalisation statistics (silence would pull them away from speech).
     """
     cfg = model.feature_config
-    gated = [speech_gate(y, cfg.sample_rate, cfg, model.gate()) for y in waveforms]
+    pitches = [pitch_of(y, cfg.sample_rate, cfg) for y in waveforms]  # gate and features
+    gated = [speech_gate(y, cfg.sample_rate, cfg, model.gate(), p)
+             for y, p in zip(waveforms, pitches, strict=True)]
     spoken = [i for i, g in enumerate(gated) if g.speech]
     if not spoken:
         return gated
     if model.input_kind == "frames":
         proba = model.predict_proba(session_frames(
-            [model.features(waveforms[i]) for i in spoken], model.prior(), stream))
+            [model.features(waveforms[i], pitches[i]) for i in spoken], model.prior(), stream))
     else:
-        X = np.vstack([extract(waveforms[i], cfg.sample_rate, cfg) for i in spoken])
+        X = np.vstack([model.features(waveforms[i], pitches[i]) for i in spoken])
         prior = model.prior()
         if prior is not None and stream:
             normaliser = StreamingNormaliser(prior)
