@@ -13,7 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-from ccser_core.audio import AUDIO_SUFFIXES, audio_files, load_audio
+from ccser_core.audio import (
+    AUDIO_SUFFIXES,
+    MAX_DURATION_S,
+    TooLongError,
+    audio_files,
+    display_path,
+    load_audio,
+)
 from ccser_core.errors import CcserError
 from ccser_core.model import default_model_dir, load_model
 from ccser_core.recognise import recognise_session
@@ -31,7 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true",
                    help="normalise each file with only the files before it (live behaviour)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--max-duration", type=_seconds, default=MAX_DURATION_S, metavar="SECONDS",
+                   help="refuse (skip) a file longer than this, before decoding it "
+                        "(default %(default)g s: a file is decoded whole, one label per "
+                        "file; `ccserd --source FILE --no-realtime` streams any length)")
     return p
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ccser-predict: skipped: {problem}", file=sys.stderr)
     for path in files:
         try:
-            waveforms.append(load_audio(path, cfg.sample_rate))
+            waveforms.append(load_audio(path, cfg.sample_rate, args.max_duration))
             paths.append(path)
+        except TooLongError as exc:
+            print(f"ccser-predict: skipped: {exc} (--max-duration raises it)", file=sys.stderr)
         except CcserError as exc:
             print(f"ccser-predict: skipped: {exc}", file=sys.stderr)
     if not waveforms:
@@ -61,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"path": str(path), "speech": r.speech, "emotion": r.emotion,
                               "confidence": r.confidence, "probabilities": r.probabilities}))
         elif not r.speech:
-            print(f"{path}\tno speech")
+            print(f"{display_path(path)}\tno speech")
         else:
             detail = "  ".join(f"{e} {v:.2f}" for e, v in r.probabilities.items())
-            print(f"{path}\t{r.emotion}\t{r.confidence:.2f}\t{detail}")
+            print(f"{display_path(path)}\t{r.emotion}\t{r.confidence:.2f}\t{detail}")
     return 0  # skipped files were reported; non-zero only when nothing was usable
 
 

@@ -37,7 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ccser_core import __version__
-from ccser_core.audio import load_audio
+from ccser_core.audio import MAX_DURATION_S, TooLongError, load_audio
 from ccser_core.errors import CcserError
 from ccser_core.model import CARD_NAME, LoadedModel, load_model
 from ccser_core.recognise import recognise_session
@@ -139,15 +139,21 @@ def envelope(y: np.ndarray, sr: int, points: int = WAVEFORM_POINTS) -> dict[str,
 
 def recognise_files(model: LoadedModel, paths: list[Path], names: list[str],
                     stream: bool) -> list[dict[str, Any]]:
-    """Load each file and recognise the readable ones as one session, in input order."""
+    """Load each file and recognise the readable ones as one session, in input order.
+    The files of one request share MAX_DURATION_S seconds of audio, so decoded audio
+    stays bounded however well the upload compresses."""
     sr = model.feature_config.sample_rate
     out: list[dict[str, Any]] = [{"name": name} for name in names]
     loaded: list[tuple[int, np.ndarray]] = []
+    budget = MAX_DURATION_S
     for i, path in enumerate(paths):
         try:
-            loaded.append((i, load_audio(path, sr)))
+            loaded.append((i, load_audio(path, sr, max_duration_s=budget)))
+            budget -= len(loaded[-1][1]) / sr
         except CcserError as exc:  # the message names the temp file: name the upload instead
-            out[i]["error"] = str(exc).replace(str(path), names[i])
+            out[i]["error"] = str(exc).replace(str(path), names[i]) + (
+                f" (all files of one request share {MAX_DURATION_S:g} s)"
+                if isinstance(exc, TooLongError) else "")
     results = recognise_session(model, [y for _, y in loaded], stream=stream)
     for (i, y), result in zip(loaded, results, strict=True):
         out[i].update(result.to_dict(), waveform=envelope(y, sr))
