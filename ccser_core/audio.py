@@ -65,6 +65,8 @@ _SIGNATURES = ((b"RIFF", "WAV"), (b"RF64", "WAV"), (b"fLaC", "FLAC"), (b"OggS", 
                (b"\xff\xf2", "MP3"), (b"FORM", "AIFF"))
 #: WAV data sizes this large are "length unknown" placeholders of streaming writers.
 _UNKNOWN_LENGTH = 0x7FFF0000
+#: libsndfile's frame count for a file whose header leaves the length open (SF_COUNT_MAX).
+_UNKNOWN_FRAMES = 1 << 62
 
 
 def open_audio(path: str | Path) -> sf.SoundFile:
@@ -102,6 +104,9 @@ def check_size(fh: sf.SoundFile, path: str | Path,
         raise AudioError(f"{display_path(path)}: {fh.channels} channels at {fh.samplerate} Hz "
                          f"is more than ccser decodes ({MAX_SAMPLES_PER_S} samples per second "
                          "of audio, e.g. 16 channels at 192 kHz)")
+    if fh.frames >= _UNKNOWN_FRAMES:
+        raise AudioError(f"{display_path(path)}: the header does not give the length of the "
+                         "audio (written as a stream?); re-encode it with its length")
     if fh.frames / fh.samplerate > max_duration_s:
         raise TooLongError(path, fh.frames / fh.samplerate, max_duration_s)
 
