@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ccser_core.audio import WORKING_RATE
+from ccser_core.features import Pitch
 from ccser_core.frame_norm import summary
 from ccser_core.model import LoadedModel
 
@@ -50,6 +51,7 @@ class Job:
     samples: np.ndarray
     ready: float
     n_windows: int = 0
+    pitch: Pitch | None = None  # the samples' pitch_of, when the no-speech gate tracked it
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,9 @@ class Classifier:
         # transform (never step): the model input's width, statistics untouched.
         self.model.predict_proba(self.normaliser.transform(x) if self.normaliser else x)
 
-    def features(self, samples: np.ndarray) -> np.ndarray:
+    def features(self, samples: np.ndarray, pitch: Pitch | None = None) -> np.ndarray:
         """The model's input: a feature vector, or (T, D) frames for a sequence model."""
-        return self.model.features(samples)
+        return self.model.features(samples, pitch)
 
     def snapshot(self) -> Stats:
         return self.normaliser.stats() if self.normaliser is not None else None
@@ -100,7 +102,7 @@ class Classifier:
     def window(self, job: Job) -> Result:
         """Normalise with the statistics of the earlier utterances; remember this window's
         vector for when its utterance ends."""
-        vec = self.features(job.samples)
+        vec = self.features(job.samples, job.pitch)
         x = vec
         if self.normaliser is not None:
             x = self.normaliser.transform(vec)

@@ -18,7 +18,8 @@ import webrtcvad
 
 from ccser_core.audio import WORKING_RATE, float_to_pcm16
 from ccser_core.events import EmotionEvent, StatusEvent, UtteranceEvent, VadEvent
-from ccser_core.gate import is_speech
+from ccser_core.features import pitch_of
+from ccser_core.gate import evidence, is_speech
 from ccser_core.model import LoadedModel
 from ccser_core.vad import frame_length
 from daemon import sdnotify
@@ -30,7 +31,8 @@ from daemon.segmenter import Boundary, Segmenter, SegmenterConfig
 from daemon.windows import StreamBuffer, WindowPlanner
 
 #: The no-speech gate on a pending VAD segment: first checked after GATE_MIN_S of it,
-#: then every GATE_STEP_S of new audio, over at most its last GATE_SPAN_S (seconds).
+#: then every GATE_STEP_S of new audio, over at most its last GATE_SPAN_S (seconds); and
+#: on each window that falls due while the segment is pending, over that window's audio.
 GATE_MIN_S, GATE_STEP_S, GATE_SPAN_S = 0.3, 0.25, 1.0
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,12 @@ class Daemon:
         self.utterance_id = -1
         self.utterance_start: int | None = None
         self.gate = model.gate()
+        self.pending = False  # the open VAD segment is not yet confirmed as speech
         self.gate_checked = 0  # stream sample up to which the pending segment was checked
         self.rejected_segments = 0  # VAD segments the gate found no speech in
+        self.rejected_windows = 0  # windows of pending segments without speech (dropped)
         self.planner: WindowPlanner | None = None
+        self.windows_sent = 0  # of the open utterance
         self.utterances = 0
         self.started = time.monotonic()
         self.stream_start_time: float | None = None
@@ -90,6 +95,7 @@ class Daemon:
             extra={"subscribers": self.pub.clients,
                    "dropped_utterances": self.worker.dropped_utterances,
                    "rejected_segments": self.rejected_segments,
+                   "rejected_windows": self.rejected_windows,
                    **self._latency_summary()}))
 
     def _latency_summary(self) -> dict[str, float]:
@@ -131,21 +137,38 @@ class Daemon:
             for boundary in self.segmenter.push(self.vad.is_speech(pcm, WORKING_RATE)):
                 self._boundary(boundary, block.captured)
             pos += self.frame
-        if self.utterance_start is not None and self.planner is None:
+        if self.pending:
             self._confirm(self.buffer.end)
         if self.planner is not None:
             for start, end in self.planner.due(self.buffer.end):
-                self.worker.submit(Job("window", self.utterance_id, start, end,
-                                       self.buffer.slice(start, end), block.captured))
+                self._window(start, end, block.captured)
         keep = self.utterance_start if self.utterance_start is not None else \
             pos - self.keep_frames * self.frame
         self.buffer.discard_before(keep)
+
+    def _window(self, start: int, end: int, captured: float) -> None:
+        """A window that fell due. While its segment is pending, the gate judges the
+        window's own audio at once (no later than the window is due, so nothing waits for
+        confirmation): speech confirms the segment and the window is published, anything
+        else is dropped and counted. The gate's pitch track goes on to the features."""
+        samples = self.buffer.slice(start, end)
+        pitch = None
+        if self.pending:
+            cfg = self.model.feature_config
+            pitch = pitch_of(samples, WORKING_RATE, cfg)
+            if not evidence(samples, WORKING_RATE, cfg, pitch=pitch).passes(self.gate):
+                self.rejected_windows += 1
+                return
+            self._open()
+        self.windows_sent += 1
+        self.worker.submit(Job("window", self.utterance_id, start, end, samples, captured,
+                               pitch=pitch))
 
     def _confirm(self, end: int, final: bool = False) -> bool:
         """Open the pending VAD segment as an utterance once its audio holds speech
         (`ccser_core.gate`: WebRTC VAD alone takes noise, tones and hum for speech).
         Checked every GATE_STEP_S of new audio over at most the last GATE_SPAN_S, and once
-        more at the segment's end; until then nothing is published for it."""
+        more at the segment's end; windows due meanwhile are judged by `_window`."""
         start = self.utterance_start
         assert start is not None
         if not final and (end - start < GATE_MIN_S * WORKING_RATE
@@ -155,36 +178,46 @@ class Daemon:
         audio = self.buffer.slice(max(start, end - round(GATE_SPAN_S * WORKING_RATE)), end)
         if not is_speech(audio, WORKING_RATE, self.model.feature_config, self.gate):
             return False
+        self._open()
+        return True
+
+    def _open(self) -> None:
+        """The pending segment holds speech: it becomes an utterance (vad start published
+        with the segment's start time)."""
+        start = self.utterance_start
+        assert start is not None and self.pending
+        self.pending = False
         self.utterance_id += 1
-        self.planner = WindowPlanner(start, round(self.config.window * WORKING_RATE),
-                                     round(self.config.hop * WORKING_RATE))
         uid = self.utterance_id
         self.pub.publish(lambda seq, now: VadEvent(seq=seq, time=now, state="start",
                                                    t=start / WORKING_RATE, utterance_id=uid))
-        return True
 
     def _boundary(self, boundary: Boundary, captured: float) -> None:
         sample = boundary.frame * self.frame
         if boundary.kind == "start":
             self.utterance_start = self.gate_checked = sample
-            self.planner = None  # pending until the gate hears speech
+            self.pending = True  # until the gate hears speech
+            self.planner = WindowPlanner(sample, round(self.config.window * WORKING_RATE),
+                                         round(self.config.hop * WORKING_RATE))
+            self.windows_sent = 0
             return
-        if self.planner is None and not self._confirm(sample, final=True):
-            self.utterance_start = None
+        start = self.utterance_start
+        assert start is not None
+        rejected = self.pending and not self._confirm(sample, final=True)
+        self.utterance_start, self.planner, self.pending = None, None, False
+        if rejected:
             self.rejected_segments += 1
             return
-        start, planner = self.utterance_start, self.planner
-        assert start is not None and planner is not None
-        self.utterance_start = self.planner = None
         if sample - start >= self.config.min_utterance * WORKING_RATE:
             audio = self.buffer.slice(start, sample)
-            if planner.count == 0:  # shorter than a window: it is its own window
-                planner.count = 1
-                self.worker.submit(Job("window", self.utterance_id, start, sample, audio,
-                                       captured))
+            if self.windows_sent == 0:  # shorter than a window, or no window held speech
+                first = max(start, sample - round(self.config.window * WORKING_RATE))
+                self.windows_sent = 1
+                self.worker.submit(Job("window", self.utterance_id, first, sample,
+                                       audio[first - start:], captured))
             self.utterances += 1
             self.worker.submit(Job("utterance", self.utterance_id, start, sample, audio,
-                                   captured, n_windows=planner.count))
+                                   captured, n_windows=self.windows_sent))
         uid = self.utterance_id
         self.pub.publish(lambda seq, now: VadEvent(seq=seq, time=now, state=boundary.kind,
                                                    t=sample / WORKING_RATE, utterance_id=uid))

@@ -73,3 +73,19 @@ def test_corpus_speech_passes_including_clipped_and_quiet_speakers(corpora_dir, 
     missed = [f.name for f in files if not is_speech(load_audio(f, SR), SR, CFG)]
     # The miss rate over all four corpora is measured in benchmarks/gate.py.
     assert len(missed) <= 0.01 * len(files), missed
+
+
+def test_one_pitch_track_serves_the_gate_and_the_features():
+    """The daemon and ccser-predict track pitch once per clip and hand it to both."""
+    from ccser_core.features import FeatureConfig, extract, frames, pitch_of
+    from ccser_core.gate import evidence
+
+    cfg = FeatureConfig()
+    t = np.arange(32000) / 16000
+    f0 = 140 + 30 * np.sin(2 * np.pi * 0.8 * t)
+    y = (0.3 * np.sin(2 * np.pi * np.cumsum(f0) / 16000) * (0.6 + 0.4 * np.sin(8 * np.pi * t))
+         ).astype(np.float32)
+    pitch = pitch_of(y, 16000, cfg)
+    assert evidence(y, 16000, cfg, pitch=pitch) == evidence(y, 16000, cfg)
+    np.testing.assert_array_equal(extract(y, 16000, cfg, pitch), extract(y, 16000, cfg))
+    np.testing.assert_array_equal(frames(y, 16000, cfg, pitch), frames(y, 16000, cfg))
