@@ -5,9 +5,13 @@ line before any file is read."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -81,3 +85,46 @@ def test_an_edited_card_is_refused_in_one_line(model, recordings, tmp_path, caps
     assert out == ""
     assert err.count("\n") == 1 and err.startswith(f"ccser-predict: error: {folder / CARD_NAME}: "
                                                    "emotions differs")
+
+
+def silent_flac(path: Path, seconds: float, sr: int = 16000, channels: int = 1) -> Path:
+    """Digital silence as FLAC: a few KB however long."""
+    with sf.SoundFile(str(path), "w", sr, channels, subtype="PCM_16", format="FLAC") as fh:
+        for _ in range(int(seconds // 10)):
+            fh.write(np.zeros((sr * 10, channels), np.int16))
+    return path
+
+
+def test_a_file_past_max_duration_is_skipped_naming_its_length_the_limit_and_the_flag(
+        model, recordings, tmp_path, capsys):
+    long = silent_flac(tmp_path / "long.flac", 660)
+    wav = recordings / "a.wav"
+    assert predict_cli.main([str(long), str(wav), "--model", str(model)]) == 0
+    out, err = capsys.readouterr()
+    assert err == f"ccser-predict: skipped: {long}: 660.0 s long; the limit is 600 s " \
+                  "(--max-duration raises it)\n"
+    assert out.startswith(f"{wav}\t") and out.count("\n") == 1
+    assert predict_cli.main([str(long), "--model", str(model), "--max-duration", "700"]) == 0
+    assert capsys.readouterr().out == f"{long}\tno speech\n"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "inf", "nan", "ten"])
+def test_max_duration_must_be_a_positive_number_of_seconds(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        predict_cli.main(["x.wav", "--max-duration", value])
+    assert exit_.value.code == 2
+    assert f"argument --max-duration: {value!r} is not a positive number of seconds" in \
+        capsys.readouterr().err
+
+
+def test_a_wav_whose_name_is_not_utf8_is_recognised_and_printed(model, recordings, tmp_path):
+    folder = tmp_path / "latin1"
+    folder.mkdir()
+    named = folder / os.fsdecode(b"d\xe9j\xe0-vu.wav")  # Latin-1 bytes: not valid UTF-8
+    shutil.copyfile(recordings / "a.wav", named)
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": ""}
+    run = subprocess.run([sys.executable, "-m", "training.predict_cli", str(folder),
+                          "--model", str(model)], capture_output=True, env=env, check=False)
+    assert run.returncode == 0 and b"skipped" not in run.stderr  # (onnxruntime may warn)
+    path, emotion = run.stdout.decode("utf-8").split("\t")[:2]
+    assert path == f"{folder}/d\\xe9j\\xe0-vu.wav" and emotion in ("sad", "angry")
