@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ccser_core.corpora import casia, csv_corpus, emodb, ravdess, savee
+from ccser_core.corpora import casia, csv_corpus, emodb, nemo, ravdess, savee
 from ccser_core.corpora.base import CorpusListing, Utterance, make_listing
 from ccser_core.errors import CorpusError
 
@@ -17,6 +17,7 @@ PARSERS: dict[str, tuple[Parser, str]] = {
     "emodb": (emodb.parse, emodb.LICENCE),
     "savee": (savee.parse, savee.LICENCE),
     "casia": (casia.parse, casia.LICENCE),
+    "nemo": (nemo.parse, nemo.LICENCE),
 }
 
 __all__ = ["CorpusListing", "Utterance", "PARSERS", "list_corpus", "licence", "resolve_path"]

@@ -47,3 +47,13 @@ def test_casia_folder_layout(corpora_dir):
     assert len({u.speaker for u in listing.utterances}) == 4
     counts = Counter(u.emotion for u in listing.utterances)
     assert counts == {e: 200 for e in ("angry", "fear", "happy", "neutral", "sad", "surprise")}
+
+
+def test_nemo_subset_with_its_data_tsv(corpora_dir):
+    listing = list_corpus("nemo", corpora_dir / "nemo")
+    assert listing.problems == ()
+    assert len(listing.utterances) == 1514
+    assert {u.speaker for u in listing.utterances} == {
+        f"nemo:{s}" for s in ("EB0", "IC0", "KD0", "MK0", "KS0", "MP0", "SM0", "TP0", "WR0")}
+    assert Counter(u.emotion for u in listing.utterances) == {
+        "angry": 252, "fear": 251, "happy": 261, "neutral": 269, "sad": 257, "surprise": 224}

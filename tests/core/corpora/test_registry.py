@@ -38,6 +38,7 @@ def test_unknown_corpus_that_is_not_a_csv_is_an_error(tmp_path):
 
 def test_licences_are_known_for_every_corpus():
     assert "CC BY-NC-SA" in licence("ravdess")
+    assert "CC BY-NC-SA" in licence("nemo")
     assert licence("emodb") and licence("savee")
     assert "CSV" in licence("anything-else")
 
