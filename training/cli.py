@@ -38,7 +38,9 @@ EPILOG = """examples:
   ccser-train --train ravdess,emodb,savee,casia --loco        # leave-one-corpus-out table
   ccser-train --train mine --corpus mine=/data/mine/labels.csv --cv speaker
 
-Corpora live in --corpus-dir (default $CCSER_CORPORA) as ravdess/, emodb/, savee/, casia/;
+Corpora live in --corpus-dir (default $CCSER_CORPORA) as ravdess/, emodb/, savee/, casia/,
+nemo/ (nEMO, Polish: data.tsv + samples/); RAVDESS and nEMO are CC BY-NC-SA 4.0,
+the others research use; the model card names each training corpus's licence;
 --corpus NAME=PATH points one corpus anywhere; a .csv PATH is a generic corpus
 with columns path,emotion[,speaker] (paths relative to the CSV's folder).
 Emotion presets are initials: A angry, H happy, N neutral, S sad, P surprise,
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also leave-one-corpus-out: for each --train corpus, train on the others "
                         "and test on it (report['loco'], LOCO table); needs two or more")
     g.add_argument("--corpus-dir", type=Path, default=os.environ.get("CCSER_CORPORA"),
-                   help="folder holding ravdess/, emodb/, savee/, casia/ ... (default $CCSER_CORPORA)")
+                   help="folder holding ravdess/, emodb/, savee/, casia/, nemo/ ... (default $CCSER_CORPORA)")
     g.add_argument("--corpus", type=_corpus_path, action="append", default=[],
                    metavar="NAME=PATH", help="corpus location or generic CSV (repeatable)")
     g.add_argument("--emotions", default=DEFAULT_EMOTIONS,
