@@ -13,10 +13,12 @@ from ccser_core.errors import AudioError
 
 #: The one working rate of ccser (Hz): WebRTC VAD and the features run at it.
 WORKING_RATE = 16000
-#: Longest recording (seconds) `load_audio` decodes by default: 10 minutes is 38 MB at
-#: 16 kHz, and its features fit well under 1 GB. Longer recordings are refused before
-#: decoding (`ccser-predict --max-duration` raises it); `ccserd --source` streams any length.
-MAX_DURATION_S = 600.0
+#: Longest recording (seconds) `load_audio` decodes by default. A recording is decoded
+#: and analysed whole (one label per file), and the analysis (its pitch track above
+#: all) takes about 4 MB per second of audio: 2 minutes stay well under 1 GB. Longer
+#: files are refused before decoding (`ccser-predict --max-duration` raises the limit);
+#: `ccserd --source` streams a recording of any length in flat memory.
+MAX_DURATION_S = 120.0
 #: Most samples per second of audio (channels x rate) a file may ask to be decoded:
 #: 16 channels at 192 kHz. Bounds the decoding work of a short, highly compressed file.
 MAX_SAMPLES_PER_S = 16 * 192000

@@ -39,9 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="normalise each file with only the files before it (live behaviour)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--max-duration", type=_seconds, default=MAX_DURATION_S, metavar="SECONDS",
-                   help="refuse (skip) a file longer than this, before decoding it "
-                        "(default %(default)g s: a file is decoded whole, one label per "
-                        "file; `ccserd --source FILE --no-realtime` streams any length)")
+                   help="skip a file longer than this, before decoding it (default "
+                        "%(default)g s). A file is analysed whole, one label per file, in "
+                        "about 4 MB of memory per second of audio; `ccserd --source FILE "
+                        "--no-realtime` labels a long recording utterance by utterance")
     return p
 
 

@@ -97,14 +97,14 @@ def silent_flac(path: Path, seconds: float, sr: int = 16000, channels: int = 1) 
 
 def test_a_file_past_max_duration_is_skipped_naming_its_length_the_limit_and_the_flag(
         model, recordings, tmp_path, capsys):
-    long = silent_flac(tmp_path / "long.flac", 660)
+    long = silent_flac(tmp_path / "long.flac", 180)
     wav = recordings / "a.wav"
     assert predict_cli.main([str(long), str(wav), "--model", str(model)]) == 0
     out, err = capsys.readouterr()
-    assert err == f"ccser-predict: skipped: {long}: 660.0 s long; the limit is 600 s " \
+    assert err == f"ccser-predict: skipped: {long}: 180.0 s long; the limit is 120 s " \
                   "(--max-duration raises it)\n"
     assert out.startswith(f"{wav}\t") and out.count("\n") == 1
-    assert predict_cli.main([str(long), "--model", str(model), "--max-duration", "700"]) == 0
+    assert predict_cli.main([str(long), "--model", str(model), "--max-duration", "200"]) == 0
     assert capsys.readouterr().out == f"{long}\tno speech\n"
 
 

@@ -52,6 +52,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 PING_S = 5.0
 #: Points per waveform sent to the page (min and max of each slice).
 WAVEFORM_POINTS = 800
+#: Seconds of audio all files of one recognition request may hold together (each file
+#: at most MAX_DURATION_S): the decoded session stays under 40 MB.
+REQUEST_AUDIO_S = 600.0
 
 
 def error(message: str, status: int) -> JSONResponse:
@@ -140,20 +143,20 @@ def envelope(y: np.ndarray, sr: int, points: int = WAVEFORM_POINTS) -> dict[str,
 def recognise_files(model: LoadedModel, paths: list[Path], names: list[str],
                     stream: bool) -> list[dict[str, Any]]:
     """Load each file and recognise the readable ones as one session, in input order.
-    The files of one request share MAX_DURATION_S seconds of audio, so decoded audio
-    stays bounded however well the upload compresses."""
+    Each file may last MAX_DURATION_S and all files of one request REQUEST_AUDIO_S
+    seconds, so decoded audio stays bounded however well the upload compresses."""
     sr = model.feature_config.sample_rate
     out: list[dict[str, Any]] = [{"name": name} for name in names]
     loaded: list[tuple[int, np.ndarray]] = []
-    budget = MAX_DURATION_S
+    budget = REQUEST_AUDIO_S
     for i, path in enumerate(paths):
         try:
-            loaded.append((i, load_audio(path, sr, max_duration_s=budget)))
+            loaded.append((i, load_audio(path, sr, max_duration_s=min(MAX_DURATION_S, budget))))
             budget -= len(loaded[-1][1]) / sr
         except CcserError as exc:  # the message names the temp file: name the upload instead
             out[i]["error"] = str(exc).replace(str(path), names[i]) + (
-                f" (all files of one request share {MAX_DURATION_S:g} s)"
-                if isinstance(exc, TooLongError) else "")
+                f" (all files of one request share {REQUEST_AUDIO_S:g} s)"
+                if isinstance(exc, TooLongError) and budget < MAX_DURATION_S else "")
     results = recognise_session(model, [y for _, y in loaded], stream=stream)
     for (i, y), result in zip(loaded, results, strict=True):
         out[i].update(result.to_dict(), waveform=envelope(y, sr))
