@@ -23,6 +23,9 @@ SCHEMA_VERSION = 2
 #: Versions this code reads; 1 lacks `source` (upgraded by `from_dict`).
 READABLE_VERSIONS = (1, 2)
 TOPICS = ("emotion", "utterance", "vad", "status")
+#: Longest `source` (a daemon's --name) in version 2; the schema's maxLength, so a
+#: client never has to keep an unbounded name per daemon.
+MAX_SOURCE_CHARS = 100
 
 
 def _clean(value: Any) -> Any:

@@ -2,8 +2,11 @@
 
 A thread holds one SUB socket for the dashboard's lifetime, reads each message
 with `ccser_core.client.parse` (the schema's one validator, which also brings
-older event versions up to date; a bad message is counted and skipped, the
-socket stays) and hands the event to the asyncio loop. The loop keeps the last
+older event versions up to date) and hands the event to the asyncio loop. A
+message that cannot be read, for whatever reason (not JSON, nested too deep,
+not an event), is counted and skipped; the count is on the page. A failing
+socket is closed and the subscription made again. Messages over MAX_MESSAGE_BYTES
+are refused by ZeroMQ itself. The loop keeps the last
 few minutes of events, and per daemon its latest status, lost messages (gaps in
 `seq`), restarts (`seq` going back) and whether it is still there: a daemon
 that misses two heartbeats is "no connection". Every message goes onto each
@@ -11,9 +14,16 @@ browser's bounded queue; a browser that falls behind is dropped (its
 EventSource reconnects and gets a fresh snapshot), so a sleeping tab never
 holds up the relay or the other tabs.
 
+What is kept is bounded whatever the publishers send: the history by time, count
+and bytes; the daemons by number (messages from daemons beyond MAX_DAEMONS are
+counted, not shown) and by age (a daemon silent for FORGET_S is forgotten,
+except the one heard last).
+
 Messages to browsers (JSON):
   {"type": "event", "source": KEY, "event": {...daemon event...}}
   {"type": "daemon", "source": KEY, "state": ..., "status": {...} | null, ...}
+  {"type": "daemon_gone", "source": KEY}          (forgotten after FORGET_S of silence)
+  {"type": "relay", "invalid_messages": N, "ignored_messages": N, "error": "..."}
   {"type": "snapshot", "now": UNIX_S, "events": [...], "daemons": [...], ...}
 KEY is the daemon's name, the events' `source` ("" for an unnamed daemon);
 many daemons behind one proxy are told apart by it, each with its own `seq`.
@@ -43,6 +53,18 @@ MISSED_HEARTBEATS = 2.5
 NO_CONNECTION = "no connection"
 #: How often the subscription thread checks whether to stop.
 POLL_S = 0.25
+#: Largest message read (ZMQ_MAXMSGSIZE); a real event is well under 4 KB.
+MAX_MESSAGE_BYTES = 256 * 1024
+#: Most daemons kept and shown at once (many behind one proxy still fit).
+MAX_DAEMONS = 32
+#: A daemon not heard from for this long is forgotten (seconds).
+FORGET_S = 600.0
+#: Bytes of events kept for browsers that (re)connect: each snapshot sends them all.
+MAX_HISTORY_BYTES = 32 * 1024 * 1024
+#: Longest error text kept for the page (a message may quote a huge value).
+MAX_ERROR_CHARS = 300
+#: Seconds before subscribing again after the socket failed.
+RETRY_S = 1.0
 
 
 @dataclass
@@ -57,6 +79,7 @@ class Daemon:
     lost_messages: int = 0
     restarts: int = 0
     connected: bool = False
+    last_heard: float = 0.0  # any message
 
     def heartbeat_s(self, default: float) -> float:
         """Longest of the last few gaps between status events (default until known):
@@ -77,12 +100,17 @@ class RelayState:
     messages for the browsers out."""
 
     def __init__(self, history_s: float = 300.0, heartbeat_s: float = DEFAULT_HEARTBEAT_S,
-                 max_history: int = 20000, address: str = "") -> None:
+                 max_history: int = 20000, address: str = "", max_daemons: int = MAX_DAEMONS,
+                 forget_s: float = FORGET_S, max_history_bytes: int = MAX_HISTORY_BYTES) -> None:
         self.history_s = history_s
         self.default_heartbeat = heartbeat_s
-        self.history: deque[tuple[float, dict[str, Any]]] = deque(maxlen=max_history)
+        self.history: deque[tuple[float, dict[str, Any], int]] = deque(maxlen=max_history)
+        self.history_bytes = 0
+        self.max_history_bytes = max_history_bytes
         self.daemons: dict[str, Daemon] = {}
+        self.max_daemons, self.forget_s = max_daemons, forget_s
         self.invalid_messages = 0
+        self.ignored_messages = 0  # from daemons beyond max_daemons
         self.last_error = ""
         self.address = address
 
@@ -94,11 +122,42 @@ class RelayState:
             return ""
         return str(event.get("source", ""))
 
-    def receive(self, event: dict[str, Any], now: float) -> list[dict[str, Any]]:
-        """Account for one daemon event received at monotonic time `now`."""
+    def invalid(self, error: str) -> None:
+        self.invalid_messages += 1
+        self.last_error = error[:MAX_ERROR_CHARS]
+
+    def counters(self) -> dict[str, Any]:
+        return {"type": "relay", "invalid_messages": self.invalid_messages,
+                "ignored_messages": self.ignored_messages, "max_daemons": self.max_daemons,
+                "error": self.last_error}
+
+    def _daemon(self, key: str, now: float) -> tuple[Daemon | None, list[dict[str, Any]]]:
+        """The daemon for `key`, made room for if new: a full table forgets its longest
+        silent disconnected daemon; if every one is connected, the newcomer is refused."""
+        if key in self.daemons:
+            return self.daemons[key], []
+        out = []
+        if len(self.daemons) >= self.max_daemons:
+            silent = [d for d in self.daemons.values() if not d.connected]
+            if not silent:
+                return None, []
+            out.append(self._forget(min(silent, key=lambda d: d.last_heard)))
+        self.daemons[key] = Daemon(key, last_heard=now)
+        return self.daemons[key], out
+
+    def _forget(self, daemon: Daemon) -> dict[str, Any]:
+        del self.daemons[daemon.key]
+        return {"type": "daemon_gone", "source": daemon.key}
+
+    def receive(self, event: dict[str, Any], now: float, size: int = 0) -> list[dict[str, Any]]:
+        """Account for one daemon event (`size` bytes on the wire) received at monotonic
+        time `now`."""
         key = self.key(event)
-        out: list[dict[str, Any]] = []
-        daemon = self.daemons.setdefault(key, Daemon(key))
+        daemon, out = self._daemon(key, now)
+        if daemon is None:
+            self.ignored_messages += 1
+            return out
+        daemon.last_heard = now
         changed = self._count_seq(daemon, int(event["seq"]))
         if event["type"] == "status":
             if daemon.last_status_at is not None and daemon.status is not None \
@@ -109,7 +168,10 @@ class RelayState:
             changed = True
         else:
             message = {"type": "event", "source": key, "event": event}
-            self.history.append((now, message))
+            if len(self.history) == self.history.maxlen:
+                self.history_bytes -= self.history[0][2]
+            self.history.append((now, message, size))
+            self.history_bytes += size
             out.append(message)
             if not daemon.connected and daemon.status is not None:
                 daemon.connected, daemon.last_status_at, changed = True, now, True
@@ -131,8 +193,14 @@ class RelayState:
         return False
 
     def tick(self, now: float) -> list[dict[str, Any]]:
-        """Daemons that missed two heartbeats become "no connection"."""
+        """Daemons that missed two heartbeats become "no connection"; those silent for
+        `forget_s` are forgotten, except the one heard last (its page says "no
+        connection" rather than nothing)."""
         out = []
+        last = max(self.daemons.values(), key=lambda d: d.last_heard, default=None)
+        for daemon in [d for d in self.daemons.values() if d is not last
+                       and now - d.last_heard > self.forget_s]:
+            out.append(self._forget(daemon))
         for daemon in self.daemons.values():
             if daemon.connected and daemon.last_status_at is not None and \
                     now - daemon.last_status_at > MISSED_HEARTBEATS * daemon.heartbeat_s(
@@ -143,14 +211,15 @@ class RelayState:
         return out
 
     def prune(self, now: float) -> None:
-        while self.history and now - self.history[0][0] > self.history_s:
-            self.history.popleft()
+        while self.history and (now - self.history[0][0] > self.history_s
+                                or self.history_bytes > self.max_history_bytes):
+            self.history_bytes -= self.history.popleft()[2]
 
     def snapshot(self) -> dict[str, Any]:
-        return {"type": "snapshot", "now": time.time(), "address": self.address,
-                "history_s": self.history_s, "events": [m for _, m in self.history],
-                "daemons": [d.to_message(self.default_heartbeat) for d in self.daemons.values()],
-                "invalid_messages": self.invalid_messages, "error": self.last_error}
+        return {**self.counters(), "type": "snapshot", "now": time.time(),
+                "address": self.address, "history_s": self.history_s,
+                "events": [m for _, m, _ in self.history],
+                "daemons": [d.to_message(self.default_heartbeat) for d in self.daemons.values()]}
 
 
 class Relay:
@@ -168,6 +237,7 @@ class Relay:
         self._thread: threading.Thread | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._counted: tuple[int, int] = (0, 0)  # counters last sent to browsers
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -212,41 +282,60 @@ class Relay:
                 except asyncio.QueueFull:  # asleep or too slow: it reconnects to a snapshot
                     self._close(queue)
 
-    def _receive(self, event: dict[str, Any]) -> None:
-        self.broadcast(self.state.receive(event, self.clock()))
+    def _receive(self, event: dict[str, Any], size: int) -> None:
+        self.broadcast(self.state.receive(event, self.clock(), size))
 
     def _invalid(self, message: str) -> None:
-        self.state.invalid_messages += 1
-        self.state.last_error = message
-        log.warning("invalid message from %s: %s", self.address, message)
+        self.state.invalid(message)
+        n = self.state.invalid_messages
+        if n & (n - 1) == 0:  # 1, 2, 4, 8, ...: a flood does not flood the journal
+            log.warning("invalid message from %s (%d so far): %s", self.address, n,
+                        self.state.last_error)
 
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(0.25)
-            self.broadcast(self.state.tick(self.clock()))
+            out = self.state.tick(self.clock())
+            counted = (self.state.invalid_messages, self.state.ignored_messages)
+            if counted != self._counted:  # at most four updates a second, however many
+                self._counted = counted
+                out.append(self.state.counters())
+            self.broadcast(out)
 
     def _listen(self) -> None:
-        """Subscription thread: never touches the state, only schedules work on the loop."""
+        """Subscription thread: never touches the state, only schedules work on the loop.
+        Subscribes again (after RETRY_S) whenever the socket fails."""
         import zmq
 
-        sock = zmq.Context.instance().socket(zmq.SUB)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        while not self._stop.is_set():
+            sock = zmq.Context.instance().socket(zmq.SUB)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+            try:
+                sock.connect(self.address)
+                while not self._stop.is_set():
+                    if sock.poll(int(POLL_S * 1000)):
+                        self._read(sock.recv_multipart())
+            except Exception as exc:  # the socket itself failed: count it, subscribe again
+                self._call(self._invalid, f"{self.address}: {exc}; subscribing again")
+                self._stop.wait(RETRY_S)
+            finally:
+                sock.close()
+
+    def _read(self, frames: list[bytes]) -> None:
+        """One message: an event for the loop, or counted as invalid, whatever is wrong
+        with it (a deeply nested body raises RecursionError, not ValueError)."""
+        if len(frames) != 2:
+            self._call(self._invalid, f"a message of {len(frames)} frames, expected 2")
+            return
         try:
-            sock.connect(self.address)
-            while not self._stop.is_set():
-                if not sock.poll(int(POLL_S * 1000)):
-                    continue
-                frames = sock.recv_multipart()
-                try:
-                    event = parse(frames[0], frames[1]).to_dict()  # ValueError if invalid
-                    self._call(self._receive, event)
-                except (ValueError, IndexError) as exc:
-                    self._call(self._invalid, str(exc) if frames[1:] else "message without a body")
-        except zmq.ZMQError as exc:
-            self._call(self._invalid, f"{self.address}: {exc}")
-        finally:
-            sock.close()
+            event = parse(frames[0], frames[1]).to_dict()
+        except Exception as exc:  # any unreadable message is only counted
+            text = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            self._call(self._invalid, text)
+            return
+        self._call(self._receive, event, len(frames[1]))
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
         assert self._loop is not None

@@ -11,6 +11,7 @@ const live = {
   address: "",
   events: [],              // {source, event} for emotion / utterance / vad, in arrival order
   daemons: new Map(),      // relay key -> {state, status, lost_messages, restarts, heartbeat_s}
+  relay: {},               // {invalid_messages, ignored_messages, max_daemons, error}
   historyS: 300,
   plot: null,
   emotions: [],
@@ -57,6 +58,11 @@ function handle(msg) {
     live.historyS = msg.history_s;
     live.events = msg.events;
     live.daemons = new Map(msg.daemons.map((d) => [d.source, d]));
+    live.relay = msg;
+  } else if (msg.type === "relay") {
+    live.relay = msg;
+  } else if (msg.type === "daemon_gone") {
+    live.daemons.delete(msg.source);
   } else if (msg.type === "ping") {
     live.skew = msg.now - Date.now() / 1000;
     return;
@@ -166,6 +172,11 @@ function renderDaemon() {
   const others = [...live.daemons.values()].filter((o) => o !== d);
   $("daemon-others").textContent = others.length
     ? `Other daemons: ${others.map((o) => `${o.source || "(unnamed)"} ${o.state}`).join(" · ")}` : "";
+  const r = live.relay;
+  $("relay-note").textContent = [
+    r.invalid_messages ? `${r.invalid_messages} unreadable message${r.invalid_messages === 1 ? "" : "s"} ignored (last: ${r.error})` : "",
+    r.ignored_messages ? `${r.ignored_messages} messages from daemons beyond the ${r.max_daemons} shown ignored` : "",
+  ].filter(Boolean).join(" · ");
 }
 
 function timelineData(off) {
