@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -24,15 +25,23 @@ from training.dashboard.config import (
     parse_http,
 )
 
+TOKEN_ENV = "CCSER_DASHBOARD_TOKEN"
+MIN_TOKEN_CHARS = 16
+#: URL-safe characters only: the token travels in ?token= and a cookie unescaped.
+TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]+")
+
 EPILOG = """examples:
   ccser-dashboard
   ccser-dashboard --connect tcp://127.0.0.1:6000 --http 127.0.0.1:9000 --models-dir exported_models
   ccser-dashboard --corpus-dir /data/corpora            # enables the Train panel
-  ccser-dashboard --http 0.0.0.0:8765 --allow-remote    # other machines; prints a token URL
+  ccser-dashboard --http 0.0.0.0:8765 --allow-remote --token-file ~/.config/ccser/token
+                                                        # other machines; the file is made if missing
 
 Security: the page is served on loopback only unless --allow-remote is given;
-then every request needs the token (--token, $CCSER_DASHBOARD_TOKEN, or a
-random one printed at start). Uploads go to a temporary folder and are
+then every request needs the token, at least 16 characters, from --token-file
+(a new file gets a random token, mode 600) or $CCSER_DASHBOARD_TOKEN; it is
+never printed or logged, and never put on the command line where `ps` shows
+it. Open the page once as http://HOST:PORT/?token=TOKEN. Uploads go to a temporary folder and are
 deleted after recognition. The Train panel sees only the corpora in
 --corpus-dir and writes new models only into the first --models-dir."""
 
@@ -47,9 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to serve the page on (default %(default)s)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a non-loopback --http; every request then needs the token")
-    p.add_argument("--token", default=os.environ.get("CCSER_DASHBOARD_TOKEN", ""),
-                   help="access token (default $CCSER_DASHBOARD_TOKEN; with --allow-remote and "
-                        "none given, a random one)")
+    p.add_argument("--token-file", type=Path, metavar="FILE",
+                   help="file holding the access token (made with a random one, mode 600, if "
+                        "missing); default $CCSER_DASHBOARD_TOKEN. Needed with --allow-remote")
+    p.add_argument("--token", help=argparse.SUPPRESS)  # refused: visible in `ps`
+    p.add_argument("--max-connections", type=int, default=d.max_connections,
+                   help="open HTTP connections, live tabs included; more are answered 503 "
+                        "(default %(default)s)")
     p.add_argument("--models-dir", type=Path, action="append", default=[], metavar="DIR",
                    help="folder of model folders, repeatable; the first receives models trained "
                         f"here (default {d.output_dir})")
@@ -81,8 +94,9 @@ def config_from_args(args: argparse.Namespace) -> DashboardConfig:
     if not is_loopback(host) and not args.allow_remote:
         raise ValueError(f"--http {args.http}: not a loopback address; the dashboard has no "
                          "login, so serving other machines needs --allow-remote (and then a token)")
-    token = args.token or (secrets.token_urlsafe(18) if args.allow_remote else "")
+    token, token_from = read_token(args)
     for flag, value, low in (("--max-upload-mb", args.max_upload_mb, 0.001),
+                             ("--max-connections", args.max_connections, 4),
                              ("--max-files", args.max_files, 1), ("--history", args.history, 1),
                              ("--heartbeat", args.heartbeat, 0.1),
                              ("--train-jobs", args.train_jobs, 1)):
@@ -94,13 +108,44 @@ def config_from_args(args: argparse.Namespace) -> DashboardConfig:
         connect=args.connect, host=host, port=port,
         models_dirs=tuple(args.models_dir) or DashboardConfig().models_dirs,
         default_model=args.model, corpus_dir=Path(args.corpus_dir) if args.corpus_dir else None,
-        token=token, max_upload_mb=args.max_upload_mb, max_files=args.max_files,
-        history_s=args.history, heartbeat_s=args.heartbeat, train_jobs=args.train_jobs)
+        token=token, token_from=token_from, max_upload_mb=args.max_upload_mb,
+        max_files=args.max_files, history_s=args.history, heartbeat_s=args.heartbeat,
+        train_jobs=args.train_jobs, max_connections=args.max_connections)
+
+
+def read_token(args: argparse.Namespace) -> tuple[str, str]:
+    """(token, where the user finds it) from --token-file or $CCSER_DASHBOARD_TOKEN; a
+    missing token file is made with a random token. ValueError names the source."""
+    if args.token is not None:
+        raise ValueError("--token puts the token where `ps` shows it: use --token-file FILE "
+                         f"or ${TOKEN_ENV}")
+    if args.token_file is not None:
+        path, where = Path(args.token_file).expanduser(), f"the file {args.token_file}"
+        try:
+            if not path.exists():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(24) + "\n")
+            token = path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"--token-file {args.token_file}: {exc.strerror or exc}") from exc
+    else:
+        token, where = os.environ.get(TOKEN_ENV, "").strip(), f"${TOKEN_ENV}"
+        if not token and args.allow_remote:
+            raise ValueError("--allow-remote needs a token: --token-file FILE (made with a "
+                             f"random token if missing) or ${TOKEN_ENV}")
+        if not token:
+            return "", ""
+    if len(token) < MIN_TOKEN_CHARS or not TOKEN_RE.fullmatch(token):
+        raise ValueError(f"the token in {where} must be at least {MIN_TOKEN_CHARS} letters, "
+                         f"digits, '-', '_', '.' or '~' (it has {len(token)} characters)")
+    return token, where
 
 
 def page_url(cfg: DashboardConfig) -> str:
+    """The page's address, never with the token in it (this line goes to the journal)."""
     host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
-    return f"http://{host}:{cfg.port}/" + (f"?token={cfg.token}" if cfg.token else "")
+    return f"http://{host}:{cfg.port}/"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,18 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvicorn
 
-        from training.dashboard.routes import create_app
+        from training.dashboard.server import uvicorn_config
     except ImportError as exc:
         print(f"ccser-dashboard: error: {exc.name} is missing; install the extra: "
               "pip install 'ccser[dashboard]'", file=sys.stderr)
         return 1
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="ccser-dashboard: %(levelname)s: %(message)s")
-    print(f"ccser-dashboard: {page_url(cfg)}  (events from {cfg.connect})", file=sys.stderr,
-          flush=True)
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(cfg), host=cfg.host, port=cfg.port, log_level=args.log_level,
-        timeout_graceful_shutdown=2, access_log=args.log_level == "debug"))
+    token = f"; open it once with ?token= and the token in {cfg.token_from}" if cfg.token else ""
+    print(f"ccser-dashboard: {page_url(cfg)}  (events from {cfg.connect}{token})",
+          file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn_config(cfg, args.log_level,
+                                           access_log=args.log_level == "debug"))
     try:
         server.run()
     except OSError as exc:  # e.g. the port is taken

@@ -21,11 +21,15 @@ class DashboardConfig:
     default_model: Path | None = None
     corpus_dir: Path | None = None
     token: str = ""  # required on every request when set
+    token_from: str = ""  # where the user finds it ("the file F", "$CCSER_DASHBOARD_TOKEN")
     max_upload_mb: float = 50.0  # all files of one recognition request together
     max_files: int = 50
     history_s: float = 300.0  # live timeline kept for browsers that (re)connect
     heartbeat_s: float = 5.0  # assumed daemon status interval until measured
     train_jobs: int = 1
+    max_connections: int = 100  # open HTTP connections (live tabs included); 503 beyond
+    header_timeout_s: float = 10.0  # a request's headers must be in by then
+    body_idle_s: float = 30.0  # longest pause within a request body
 
     def __post_init__(self) -> None:
         if not self.models_dirs:

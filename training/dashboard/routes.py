@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -55,6 +55,8 @@ WAVEFORM_POINTS = 800
 #: Seconds of audio all files of one recognition request may hold together (each file
 #: at most MAX_DURATION_S): the decoded session stays under 40 MB.
 REQUEST_AUDIO_S = 600.0
+#: Largest Train form (JSON); a real one is a few hundred bytes.
+MAX_TRAIN_BODY = 16 * 1024
 
 
 def error(message: str, status: int) -> JSONResponse:
@@ -204,11 +206,42 @@ async def train_status(request: Request) -> Response:
     return JSONResponse(request.app.state.trainer.status())
 
 
+class BodyError(CcserError):
+    """A request body refused before or while reading it; `status` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def small_json(request: Request, limit: int) -> Any:
+    """The request's JSON body, read only up to `limit` bytes: a Content-Length over it
+    is refused before reading, a chunked body as soon as it passes the limit."""
+    length = request.headers.get("content-length", "")
+    too_large = f"the request body is over {limit // 1024} KB (a Train form is a few hundred bytes)"
+    if length and not length.isdigit():
+        raise BodyError(f"bad Content-Length {length[:20]!r}", 400)
+    if length and int(length) > limit:
+        raise BodyError(too_large, 413)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise BodyError(too_large, 413)
+    except ClientDisconnect:  # e.g. dropped for sending its body too slowly
+        raise BodyError("the request body was not sent in full", 400) from None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
+        raise BodyError("expected a JSON object", 400) from None
+
+
 async def train_start(request: Request) -> Response:
     try:
-        data = await request.json()
-    except ValueError:
-        return error("expected a JSON object", 400)
+        data = await small_json(request, MAX_TRAIN_BODY)
+    except BodyError as exc:
+        return error(str(exc), exc.status)
     trainer: Trainer = request.app.state.trainer
     busy = trainer.state == "running"
     try:

@@ -32,6 +32,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+\-.]{0,63}$")
 #: tqdm's progress lines: "features ravdess:  45%|####  | 300/672 [...]".
 PROGRESS_RE = re.compile(r"^(?P<stage>[^:|]*?):?\s*(?P<pct>\d{1,3})%\|")
 LOG_LINES = 400
+#: The child runs ccser-train with SIGINT reset to Python's KeyboardInterrupt first: a
+#: dashboard started with SIGINT ignored (`nohup`, `cmd &` in a script) passes the
+#: ignored disposition on through exec, and cancel would then have to SIGKILL the run.
+CHILD = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+         "from training.cli import main; sys.exit(main())")
 
 
 class TrainError(CcserError):
@@ -104,7 +109,7 @@ def parse_request(data: dict[str, Any], corpus_dir: Path | None, models_dir: Pat
 
 def train_command(req: TrainRequest, corpus_dir: Path, models_dir: Path, jobs: int) -> list[str]:
     out = models_dir / req.name
-    cmd = [sys.executable, "-m", "training.cli", "--train", ",".join(req.train),
+    cmd = [sys.executable, "-c", CHILD, "--train", ",".join(req.train),
            "--corpus-dir", str(corpus_dir), "--emotions", ",".join(req.emotions),
            "--features", ",".join(req.features), "--models", ",".join(req.models),
            "--output", str(out), "--report", str(out / "report.json"), "--jobs", str(jobs)]

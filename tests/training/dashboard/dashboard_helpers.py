@@ -71,10 +71,9 @@ def serve(cfg: Any) -> Iterator[str]:
     """Run the dashboard for `cfg` (its port) in a thread; yields the base URL."""
     import uvicorn
 
-    from training.dashboard.routes import create_app
+    from training.dashboard.server import uvicorn_config
 
-    server = uvicorn.Server(uvicorn.Config(create_app(cfg), host=cfg.host, port=cfg.port,
-                                           log_level="warning", timeout_graceful_shutdown=1))
+    server = uvicorn.Server(uvicorn_config(cfg))  # the CLI's limits and timeouts
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
