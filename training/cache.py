@@ -57,7 +57,7 @@ class FeatureCache:
     def key(self, path: str, augmentation: str = "") -> str:
         st = Path(path).stat()
         ident = f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}|{augmentation}"
-        return hashlib.sha256(ident.encode()).hexdigest()
+        return hashlib.sha256(os.fsencode(ident)).hexdigest()  # file names need not be UTF-8
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         folder = self.root / key[:2]

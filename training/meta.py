@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
 from ccser_core.corpora import CorpusListing, Utterance, list_corpus
@@ -24,13 +25,13 @@ def folder_signature(path: Path) -> str:
     h = hashlib.sha256()
     if path.is_file():
         st = path.stat()
-        h.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        h.update(os.fsencode(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"))
         return h.hexdigest()
-    h.update(str(path.resolve()).encode())
+    h.update(os.fsencode(path.resolve()))  # fsencode: file names need not be UTF-8
     for p in sorted(path.rglob("*")):
         if p.suffix.lower() in AUDIO_SUFFIXES:
             st = p.stat()
-            h.update(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            h.update(os.fsencode(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n"))
     return h.hexdigest()
 
 
@@ -41,14 +42,14 @@ def load_metadata(name: str, path: Path, cache_dir: Path) -> tuple[CorpusListing
     keyed by the CSV itself.
     """
     signature = folder_signature(path)
-    key = hashlib.sha256(f"{name}|{path.resolve()}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(os.fsencode(f"{name}|{path.resolve()}")).hexdigest()[:16]
     csv_path = cache_dir / "meta" / f"{name}-{key}.csv"
     side = csv_path.with_suffix(".json")
     if csv_path.is_file() and side.is_file():
         try:
             info = json.loads(side.read_text())
             if info.get("signature") == signature:
-                with csv_path.open(newline="") as fh:
+                with csv_path.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
                     utts = tuple(Utterance(**row) for row in csv.DictReader(fh))
                 return CorpusListing(name, utts, tuple(info.get("problems", []))), False
         except (OSError, ValueError, TypeError):
@@ -58,7 +59,7 @@ def load_metadata(name: str, path: Path, cache_dir: Path) -> tuple[CorpusListing
     writer = csv.writer(buf)
     writer.writerow(FIELDS)
     writer.writerows([u.path, u.emotion, u.speaker, u.corpus] for u in listing.utterances)
-    atomic_write(csv_path, buf.getvalue().encode())
+    atomic_write(csv_path, buf.getvalue().encode("utf-8", "surrogateescape"))
     atomic_write(side, json.dumps({"signature": signature, "source": str(path),
                                    "problems": list(listing.problems)}).encode())
     return listing, True
