@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the best by speaker-grouped CV UAR on the training data is exported; "
                         "rnn, a recurrent network over frame features, needs PyTorch "
                         "(pip install 'ccser[deep]') and is scored on held-out speakers")
+    m.add_argument("--fuse", action="store_true",
+                   help="the model is all --models together, their probabilities averaged "
+                        "(late fusion; exported as one model), instead of the best by CV")
     m.add_argument("--cv", choices=CV_KINDS, default="speaker",
                    help="within-corpus evaluation scheme when --test is omitted (default %(default)s)")
     m.add_argument("--folds", type=int, default=5, help="CV folds (default %(default)s)")
@@ -174,7 +177,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         corpus_paths=tuple(args.corpus), features=features, norm=args.norm,
         norm_scope=args.norm_scope, prior_weight=args.prior_weight,
         robust_weight=args.robust_weight, loco=args.loco,
-        models=models, cv=args.cv,
+        models=models, fuse=args.fuse, cv=args.cv,
         search=SearchSettings(balance=args.balance, select_k=args.select_k, pca=args.pca,
                               folds=args.folds, jobs=args.jobs, seed=args.seed),
         augment=args.augment, output=args.output, export=not args.no_export,

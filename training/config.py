@@ -34,6 +34,7 @@ class TrainConfig:
     robust_weight: float = DEFAULT_ROBUST_WEIGHT
     loco: bool = False  # leave-one-corpus-out over the training corpora as well
     models: tuple[str, ...] = (DEFAULT_MODELS,)
+    fuse: bool = False  # the model: all --models fused with equal weights, not the best
     cv: str = "speaker"
     search: SearchSettings = field(default_factory=SearchSettings)
     augment: tuple[str, ...] = ()

@@ -15,13 +15,13 @@ from ccser_core import __version__
 from ccser_core.corpora import licence
 from ccser_core.emotions import initials
 from ccser_core.errors import CcserError
-from ccser_core.features import feature_names, feature_spec, fingerprint
+from ccser_core.features import feature_spec, fingerprint
 from ccser_core.gate import GateConfig
 from ccser_core.model import CARD_SCHEMA_VERSION, write_model_folder
 from ccser_core.normalisation import Prior
 from training.config import TrainConfig
 from training.data import CorpusData
-from training.search import SearchResult
+from training.experts.base import Graph
 
 #: Agreement the exported model must reach on the check features.
 MIN_LABEL_AGREEMENT = 0.995
@@ -118,20 +118,40 @@ def interrupted(cfg: TrainConfig, before: tuple[int, int] | None) -> str:
     return "the feature cache and existing models are intact"
 
 
-def export_model(cfg: TrainConfig, best: SearchResult, prior: Prior | None, report: dict,
-                 check_X: np.ndarray, train_parts: list[CorpusData]) -> dict:
-    """Convert, verify against scikit-learn, and write the model folder atomically."""
-    n_features = len(feature_names(cfg.features))
-    onnx_bytes = to_onnx_bytes(best.estimator, prior.n_inputs if prior is not None else n_features)
-    agreement = check_agreement(best.estimator, onnx_bytes, check_X)
-    card = build_card(cfg, best.name, best.cv_uar, prior, report, train_parts, n_features,
-                      agreement)
-    return write_with_confusion(cfg, onnx_bytes, card, report, best.name)
+def expert_block(cfg: TrainConfig, name: str, input_block: dict, prior: Prior | None,
+                 params: dict, cv_uar: float) -> dict:
+    """One expert's card block: what it reads, how that is normalised, what it is."""
+    return {
+        "name": name,
+        "input": input_block,
+        "normalisation": {
+            "method": "none" if prior is None else "speaker",
+            "groups": cfg.norm, "scope": cfg.norm_scope,
+            **({"prior": prior.to_dict()} if prior is not None else {}),
+        },
+        "classifier": {"name": name, "params": jsonable(params), "cv_uar": cv_uar},
+    }
 
 
-def build_card(cfg: TrainConfig, name: str, cv_uar: float, prior: Prior | None, report: dict,
-               train_parts: list[CorpusData], n_features: int, agreement: dict) -> dict:
-    """The model card of a run's exported model (see README, "The model folder")."""
+def export_model(cfg: TrainConfig, graphs: list[Graph], cv_uar: float, report: dict,
+                 train_parts: list[CorpusData]) -> dict:
+    """Write the model folder of a run's model (its experts' graphs) atomically."""
+    if len(graphs) != 1:
+        raise ExportError(f"a model of {len(graphs)} graphs "
+                          f"({', '.join(g.name for g in graphs)}) cannot be written yet")
+    graph = graphs[0]
+    block = graph.block
+    card = {**build_card(cfg, cv_uar, report, train_parts),
+            "n_features": block["input"]["dim"], "normalisation": block["normalisation"],
+            "classifier": {**block["classifier"], "cv_uar": cv_uar}, "onnx_check": graph.check}
+    if block["input"]["kind"] != "features":
+        card["input"] = block["input"]
+    return write_with_confusion(cfg, graph.onnx, card, report, graph.name)
+
+
+def build_card(cfg: TrainConfig, cv_uar: float, report: dict,
+               train_parts: list[CorpusData]) -> dict:
+    """The model-level fields of a run's card (see README, "The model folder")."""
     out = cfg.output or default_output(cfg)
     return {
         "schema_version": CARD_SCHEMA_VERSION,
@@ -143,14 +163,7 @@ def build_card(cfg: TrainConfig, name: str, cv_uar: float, prior: Prior | None, 
         "feature_config": cfg.features.to_dict(),
         "feature_fingerprint": fingerprint(cfg.features),
         "feature_spec": feature_spec(cfg.features),
-        "n_features": n_features,
         "speech_gate": GateConfig().to_dict(),
-        "normalisation": {
-            "method": "none" if prior is None else "speaker",
-            "groups": cfg.norm, "scope": cfg.norm_scope,
-            **({"prior": prior.to_dict()} if prior is not None else {}),
-        },
-        "classifier": {"name": name, "params": report["best_params"], "cv_uar": cv_uar},
         "training": {
             "corpora": [{"name": p.name, "licence": licence(p.name), "n_files": int(len(p.y))}
                         for p in train_parts],
@@ -163,8 +176,20 @@ def build_card(cfg: TrainConfig, name: str, cv_uar: float, prior: Prior | None, 
             "loco": {corpus: {"train": block["train"], **_card_metrics(block)}
                      for corpus, block in report.get("loco", {}).items()},
         },
-        "onnx_check": agreement,
     }
+
+
+def jsonable(value: object) -> object:
+    """`value` with numpy scalars and other objects made JSON-serialisable."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
 
 
 def _card_metrics(block: dict) -> dict:

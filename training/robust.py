@@ -11,8 +11,9 @@ by the anchored features (the prosody group) z-scored by the prior alone.
   random emotion mix and length (`training.sessions.simulated_sessions`), so it
   learns from the drifted statistics a sustained emotion produces.
 
-The fused estimator is a soft-voting `VotingClassifier` (probabilities weighted
-`1 - w` and `w`), one sklearn object that skl2onnx converts to one ONNX graph.
+The pair (`training.experts.functional.SessionRobust`) is a soft-voting
+`VotingClassifier` (probabilities weighted `1 - w` and `w`), one sklearn object
+that skl2onnx converts to one ONNX graph.
 Measured by leave-one-corpus-out over four corpora (benchmarks/RESULTS.md).
 """
 
@@ -24,15 +25,24 @@ from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
-from tqdm import tqdm
 
 from ccser_core.features import FeatureConfig, feature_names
 from ccser_core.normalisation import Prior, stream_sessions
-from training.search import STACKING, SearchResult, SearchSettings, grid_search, stacking
+from training.config import TrainConfig
 from training.sessions import simulated_sessions
 
 #: Feature groups whose values the anchored expert sees relative to the prior alone.
 ANCHORED_GROUPS = ("prosody",)
+
+
+def anchoring(cfg: TrainConfig) -> bool:
+    """Whether a run's experts anchor (`--robust-weight` > 0 and per-session statistics)."""
+    return cfg.norm != "train" and cfg.robust_weight > 0
+
+
+def report_block(cfg: TrainConfig) -> dict:
+    """The run report's account of anchoring."""
+    return {"anchored_groups": list(ANCHORED_GROUPS) if anchoring(cfg) else []}
 
 
 def anchored_indices(config: FeatureConfig, groups: tuple[str, ...] = ANCHORED_GROUPS
@@ -78,24 +88,3 @@ def fuse(session: Pipeline, anchored: Pipeline, prior: Prior, classes: np.ndarra
     vote.le_ = LabelEncoder().fit(classes)
     vote.classes_ = vote.le_.classes_
     return Pipeline([("clf", vote)])
-
-
-def fused_results(session: list[SearchResult], X_raw: np.ndarray, y: np.ndarray,
-                  speakers: np.ndarray, prior: Prior, models: tuple[str, ...],
-                  settings: SearchSettings, weight: float, quiet: bool) -> list[SearchResult]:
-    """For every model family searched as the session expert, search the same family as
-    the anchored expert on simulated sessions of the training speakers, and fuse the two.
-    A family's CV UAR is the mean of its two experts' speaker-grouped CV UARs."""
-    X_sim, y_sim, g_sim = simulated_rows(X_raw, y, speakers, prior, settings.seed)
-    X_sim = X_sim[:, expert_columns(prior)[1]]
-    anchored: list[SearchResult] = []
-    for r in tqdm([r for r in session if r.name != STACKING], desc="anchored expert",
-                  unit="model", disable=quiet):
-        anchored.append(grid_search(r.name, X_sim, y_sim, g_sim, settings))
-    if STACKING in models:
-        anchored.append(stacking(list(anchored), X_sim, y_sim, g_sim, settings))
-    classes = np.unique(y)
-    return [SearchResult(s.name, fuse(s.estimator, a.estimator, prior, classes, weight),
-                         {"session": s.best_params, "anchored": a.best_params},
-                         (s.cv_uar + a.cv_uar) / 2, s.seconds + a.seconds)
-            for s, a in zip(session, anchored, strict=True)]

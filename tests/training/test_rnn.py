@@ -122,19 +122,33 @@ def test_predict_runs_the_rnn_without_torch(rnn_run, fake_corpora, tmp_path):
             assert abs(sum(line["probabilities"].values()) - 1) < 1e-6
 
 
-def test_cv_chooses_between_rnn_and_logreg_and_reports_fusion(fake_corpora, shared_cache,
-                                                              tmp_path, monkeypatch):
+def test_cv_chooses_between_rnn_and_logreg(fake_corpora, shared_cache, tmp_path, monkeypatch):
     monkeypatch.setattr(training.rnn.run, "RNN_GRID", TINY)
-    code = cli.main(["--train", "ravdess", "--test", "emodb", "--emotions", "AS",
+    code = cli.main(["--train", "ravdess", "--test", "emodb", "--emotions", "AS", "--no-export",
                      "--models", "logreg,rnn", *run_args(fake_corpora, shared_cache, tmp_path)])
     assert code == 0
     r = json.loads((tmp_path / "r.json").read_text())
     assert set(r["models"]) == {"logreg", "rnn"}
     assert r["best_cv_uar"] == max(m["cv_uar"] for m in r["models"].values())
-    assert r["fusion"]["emodb"]["members"] == ["logreg", "rnn"]
-    assert 0 <= r["fusion"]["emodb"]["uar_adaptive"] <= 1
-    assert set(r["fusion"]["emodb"]["sessions"]) == {"balanced", "single", "cold", "worst"}
-    assert set(r["models"]["rnn"]["sessions"]["emodb"]) == {"balanced", "single", "cold", "worst"}
+    for row in r["models"].values():  # every expert is scored in every session kind
+        assert set(row["sessions"]["emodb"]) == {"balanced", "single", "cold", "worst"}
+
+
+def test_late_fusion_is_a_model_of_two_experts(fake_corpora, shared_cache, tmp_path,
+                                               monkeypatch):
+    monkeypatch.setattr(training.rnn.run, "RNN_GRID", TINY)
+    code = cli.main(["--train", "ravdess", "--test", "emodb", "--emotions", "AS", "--no-export",
+                     "--models", "logreg,rnn", "--fuse",
+                     *run_args(fake_corpora, shared_cache, tmp_path)])
+    assert code == 0
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["best_model"] == "logreg+rnn"
+    assert set(r["models"]) == {"logreg", "rnn", "logreg+rnn"}
+    assert r["best_cv_uar"] == (r["models"]["logreg"]["cv_uar"] + r["models"]["rnn"]["cv_uar"]) / 2
+    assert r["normalisation"]["experts"] == {"logreg": "anchored", "rnn": "anchored"}
+    emodb = r["results"]["emodb"]
+    assert 0 <= emodb["uar"] <= 1 and "uar_streaming" in emodb
+    assert emodb["sessions"] == r["models"]["logreg+rnn"]["sessions"]["emodb"]
 
 
 def test_training_is_deterministic_for_a_seed():

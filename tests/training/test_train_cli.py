@@ -229,19 +229,20 @@ def test_generic_csv_corpus_trains_and_is_named_in_the_card(fake_corpora, shared
 @pytest.mark.parametrize("augment", [(), ("--augment", "noise")])
 def test_corpus_normalisation_still_validates_on_held_out_speakers(fake_corpora, shared_cache,
                                                                    tmp_path, monkeypatch, augment):
-    import training.pipeline
+    import training.experts.functional
 
     seen = []
-    real = training.pipeline.grid_search
+    real = training.experts.functional.grid_search
 
     def spy(name, X, y, groups, settings):
         seen.append(groups)
         return real(name, X, y, groups, settings)
 
-    monkeypatch.setattr(training.pipeline, "grid_search", spy)
+    monkeypatch.setattr(training.experts.functional, "grid_search", spy)
     assert cli.main(["--train", "ravdess", "--test", "emodb", "--emotions", "AS", "--norm", "corpus",
                      "--models", "logreg", "--folds", "2", *augment,
                      *run_args(fake_corpora, shared_cache, tmp_path)]) == 0
-    (groups,) = seen
-    assert sorted(set(groups)) == [f"ravdess:{a:02d}" for a in range(1, 5)]
+    assert len(seen) == 2  # the session expert, then the anchored expert
+    for groups in seen:
+        assert sorted(set(groups)) == [f"ravdess:{a:02d}" for a in range(1, 5)]
     assert json.loads((tmp_path / "r.json").read_text())["results"]["emodb"]["uar"] > 0.9

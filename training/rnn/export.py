@@ -1,6 +1,5 @@
-"""Export the RNN to ONNX (dynamic time axis), prove it agrees with PyTorch on the
-check sequences, and write the same model folder as for scikit-learn models, its
-card saying the model reads a frame sequence."""
+"""Export the RNN to ONNX (dynamic time axis) and prove it agrees with PyTorch on the
+check sequences; its card block says the expert reads a frame sequence."""
 
 from __future__ import annotations
 
@@ -13,14 +12,9 @@ import torch
 from ccser_core.features import FRAME_CODE_VERSION, frame_names
 from ccser_core.normalisation import Prior
 from training.config import TrainConfig
-from training.data import CorpusData
-from training.export import (
-    MAX_PROBA_DIFF,
-    MIN_LABEL_AGREEMENT,
-    ExportError,
-    build_card,
-    write_with_confusion,
-)
+from training.experts.base import Graph
+from training.export import MAX_PROBA_DIFF, MIN_LABEL_AGREEMENT, ExportError, expert_block
+from training.models import RNN
 from training.rnn.net import EmotionRnn, Exported
 from training.rnn.train import FittedRnn, predict_proba
 
@@ -60,14 +54,14 @@ def check_agreement(net: EmotionRnn, onnx_bytes: bytes, seqs: list[np.ndarray]) 
     return result
 
 
-def export_rnn(cfg: TrainConfig, fitted: FittedRnn, prior: Prior | None, report: dict,
-               check_seqs: list[np.ndarray], train_parts: list[CorpusData]) -> dict:
-    """Convert, verify against PyTorch, and write the model folder atomically."""
+def graph(cfg: TrainConfig, fitted: FittedRnn, prior: Prior | None,
+          check_seqs: list[np.ndarray]) -> Graph:
+    """Convert, verify against PyTorch on `check_seqs`; the card block says the expert
+    reads a frame sequence."""
     onnx_bytes = to_onnx_bytes(fitted.net)
     agreement = check_agreement(fitted.net, onnx_bytes, check_seqs)
     names = frame_names(cfg.features)
-    card = build_card(cfg, "rnn", fitted.val_uar, prior, report, train_parts, len(names),
-                      agreement)
-    card["input"] = {"kind": "frames", "dim": len(names), "frame_code": FRAME_CODE_VERSION,
-                     "names": names}
-    return write_with_confusion(cfg, onnx_bytes, card, report, "rnn")
+    block = expert_block(cfg, RNN, {"kind": "frames", "dim": len(names),
+                                    "frame_code": FRAME_CODE_VERSION, "names": names},
+                         prior, fitted.params, fitted.val_uar)
+    return Graph(RNN, onnx_bytes, block, agreement)

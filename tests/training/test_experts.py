@@ -1,0 +1,75 @@
+"""The expert contract: every --models name is in the registry, and a new family is one
+module plus one registry entry — ccser-train fits, fuses and evaluates it unchanged."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+
+import training.experts
+from training import cli
+from training.config import TrainConfig
+from training.experts.base import Expert, Fused, Within
+from training.models import ALL_MODELS
+
+
+def test_every_model_name_has_a_family_module():
+    assert set(training.experts.FAMILIES) == set(ALL_MODELS)
+
+
+class Prevalence(Expert):
+    """A toy family: the training class frequencies, whatever the input."""
+
+    name, input_kind, normalisation, live = "prevalence", "features", "absolute", False
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+
+    def fit(self, run):
+        self.y_train_ = np.concatenate([p.y for p in run.train])
+        self.p_ = np.bincount(self.y_train_, minlength=len(self.cfg.emotions)) / len(self.y_train_)
+        self.params_, self.cv_uar_, self.seconds_ = {}, 1.0 / len(self.p_), 0.0
+        return self
+
+    def predict_proba(self, part, mode):
+        return np.tile(self.p_, (len(part.y), 1))
+
+    def predict_sessions(self, part, sessions):
+        raise AssertionError("not live: no session kinds")
+
+    def within_corpus(self, run):
+        return Within(self.y_train_, np.zeros_like(self.y_train_), {"cv": "none"})
+
+    def graphs(self, run):
+        return []
+
+
+def test_a_new_family_is_one_module_and_one_registry_entry(fake_corpora, shared_cache, tmp_path,
+                                                           monkeypatch):
+    module = types.ModuleType("toy_family")
+    module.make = lambda cfg, names: [Prevalence(cfg) for _ in names]
+    monkeypatch.setitem(sys.modules, "toy_family", module)
+    monkeypatch.setitem(training.experts.FAMILIES, "prevalence", "toy_family")
+    monkeypatch.setattr(cli, "parse_models", lambda spec: tuple(spec.split(",")))
+    code = cli.main(["--train", "ravdess", "--test", "emodb", "--emotions", "AS",
+                     "--models", "logreg,prevalence", "--fuse", "--no-export",
+                     "--corpus-dir", str(fake_corpora), "--cache-dir", str(shared_cache),
+                     "--jobs", "1", "--quiet", "--report", str(tmp_path / "r.json")])
+    assert code == 0
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["best_model"] == "logreg+prevalence"
+    assert r["models"]["prevalence"]["test_uar"]["emodb"] == 0.5  # one class everywhere
+    assert "sessions" not in r["results"]["emodb"]  # a member is not live
+
+
+def test_fused_probabilities_are_the_weighted_mean_of_its_experts():
+    class Fixed(Prevalence):
+        def __init__(self, p):
+            self.p_, self.name = np.asarray(p), f"fixed{p[0]}"
+
+    part = types.SimpleNamespace(y=np.zeros(2, dtype=int))
+    fused = Fused([Fixed([1.0, 0.0]), Fixed([0.0, 1.0])], weights=[3, 1])
+    np.testing.assert_allclose(fused.predict_proba(part, "adaptive"), [[0.75, 0.25]] * 2)
