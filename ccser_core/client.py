@@ -1,7 +1,16 @@
-"""Subscribe to a ccserd publisher and yield parsed, schema-validated events."""
+"""Subscribe to a ccserd publisher and yield parsed, schema-validated events.
+
+Whatever arrives is untrusted: a message that is not one event (wrong number
+of frames, not JSON, nested too deeply, NaN or Infinity, not matching the
+schema) raises EventError, and the next message can still be read. A frame
+over MAX_EVENT_BYTES ends the connection inside ZeroMQ (ZMQ_MAXMSGSIZE, a
+protocol error after which ZeroMQ would not reconnect); `Subscriber` connects
+again itself, at most once every RECONNECT_S.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -15,6 +24,10 @@ from ccser_core.curve import CurveKeyError, load_key_pair, load_public_key
 from ccser_core.events import Event, from_dict
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5556"
+#: Largest message frame read, bytes: an event, even with --emit-features, is a few KB.
+MAX_EVENT_BYTES = 256 * 1024
+#: Shortest time between two reconnections the Subscriber makes itself, s.
+RECONNECT_S = 1.0
 
 
 class EventError(ValueError):
@@ -32,20 +45,36 @@ def _validator() -> Any:
     return cls(schema)
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(payload: bytes) -> Any:
+    """Strict JSON from an untrusted payload (no NaN/Infinity); ValueError for anything
+    unreadable, including nesting deeper than Python's recursion allows."""
+    try:
+        return json.loads(payload, parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
 def parse(topic: bytes, payload: bytes) -> Event:
     """Validate one [topic, json] message against the schema and build its event."""
     try:
-        data = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EventError(f"topic {topic!r}: not JSON ({exc})") from exc
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.path))
+        data = load_json(payload)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise EventError(f"topic {topic[:40]!r}: not JSON ({str(exc)[:200]})") from exc
+    try:
+        errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.path))
+    except RecursionError as exc:
+        raise EventError(f"topic {topic[:40]!r}: nested too deeply") from exc
     if errors:
-        raise EventError(f"topic {topic!r}: {errors[0].message}")
+        raise EventError(f"topic {topic[:40]!r}: {errors[0].message[:200]}")
     if data["type"].encode() != topic:
-        raise EventError(f"topic {topic!r} carries an event of type {data['type']!r}")
+        raise EventError(f"topic {topic[:40]!r} carries an event of type {data['type']!r}")
     if "probabilities" in data and not math.isclose(sum(data["probabilities"].values()), 1.0,
                                                     abs_tol=1e-3):
-        raise EventError(f"topic {topic!r}: probabilities do not sum to 1")
+        raise EventError(f"topic {topic[:40]!r}: probabilities do not sum to 1")
     return from_dict(data)
 
 
@@ -66,6 +95,7 @@ class Subscriber:
         self.state = "connecting"  # then "connected", "refused (...)" or "retrying"
         self._sock = zmq.Context.instance().socket(zmq.SUB)
         self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_EVENT_BYTES)
         if curve_server_key is not None and curve_secret_key is not None:
             pair = load_key_pair(curve_secret_key)
             self._sock.curve_serverkey = load_public_key(curve_server_key)
@@ -75,21 +105,30 @@ class Subscriber:
             self._sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
         self._monitor = self._sock.get_monitor_socket()
         self._sock.connect(address)
+        self._reconnected = -RECONNECT_S  # when Subscriber last connected again itself
+        self._reconnect_at: float | None = None
         self._poller = zmq.Poller()
         self._poller.register(self._sock, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
 
     def receive(self, timeout_s: float | None) -> tuple[bytes, bytes] | None:
-        """Next [topic, payload], or None when nothing arrived within `timeout_s`."""
+        """Next [topic, payload], or None when nothing arrived within `timeout_s`;
+        EventError for a message of other than two frames (it is consumed)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self._reconnect_at is not None and time.monotonic() >= self._reconnect_at:
+                self._reconnect()
+            waits = [t - time.monotonic() for t in (deadline, self._reconnect_at) if t is not None]
+            left = max(0.0, min(waits)) if waits else None
             ready = dict(self._poller.poll(None if left is None else int(left * 1000)))
             if self._monitor in ready:
                 self._watch(self._monitor.recv_multipart())
             if self._sock in ready:
-                topic, payload = self._sock.recv_multipart()[:2]
-                return topic, payload
+                frames = self._sock.recv_multipart()
+                if len(frames) != 2:
+                    raise EventError(f"a message of {len(frames)} frame(s); an event has "
+                                     "2 (topic, JSON)")
+                return frames[0], frames[1]
             if deadline is not None and time.monotonic() >= deadline:
                 return None
 
@@ -108,6 +147,20 @@ class Subscriber:
         elif event in (zmq.EVENT_CONNECT_RETRIED, zmq.EVENT_DISCONNECTED) and \
                 not self.state.startswith("refused"):
             self.state = "retrying (nothing accepts connections there yet)"
+        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self._reconnect_at = None
+        elif event == zmq.EVENT_DISCONNECTED and not self.state.startswith("refused"):
+            self._reconnect_at = max(time.monotonic(), self._reconnected + RECONNECT_S)
+
+    def _reconnect(self) -> None:
+        """Connect again: ZeroMQ gives up on a peer after a protocol error (e.g. a frame
+        over MAX_EVENT_BYTES); a restarted daemon is reached either way."""
+        import zmq
+
+        self._reconnected, self._reconnect_at = time.monotonic(), None
+        with contextlib.suppress(zmq.ZMQError):  # the failed connection may be gone already
+            self._sock.disconnect(self.address)
+        self._sock.connect(self.address)
 
     def close(self) -> None:
         self._sock.disable_monitor()
@@ -129,7 +182,8 @@ def subscribe(address: str = DEFAULT_ADDRESS, topics: Iterable[str] = (),
 
     `topics` filters (empty: all). With `timeout_s`, stops when no message
     arrives for that long. Invalid messages raise EventError unless
-    `validate` is False, in which case they are parsed without the schema.
+    `validate` is False, in which case they are parsed without the schema
+    (a message of other than two frames still raises EventError).
     For a CURVE daemon give the daemon's public key file and this client's
     `.key_secret` file (see `ccserd --generate-keys`); without the right keys
     nothing arrives.
@@ -137,4 +191,4 @@ def subscribe(address: str = DEFAULT_ADDRESS, topics: Iterable[str] = (),
     with Subscriber(address, topics, curve_server_key, curve_secret_key) as sub:
         while (message := sub.receive(timeout_s)) is not None:
             topic, payload = message
-            yield parse(topic, payload) if validate else from_dict(json.loads(payload))
+            yield parse(topic, payload) if validate else from_dict(load_json(payload))

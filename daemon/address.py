@@ -4,7 +4,8 @@ Pure parsing, so `DaemonConfig` can refuse a bad address before anything is
 bound: a port out of range or a wildcard port (ZeroMQ would pick a random
 one), `inproc://` (unreachable from another process), an ipc path longer
 than a Unix socket allows. `Endpoint.loopback` says whether the address is
-reachable only from this machine (so events may go out unauthenticated).
+reachable only from this machine (so events may go out unauthenticated);
+`private_endpoint` is the one rule every daemon and proxy address goes through.
 """
 
 from __future__ import annotations
@@ -71,3 +72,16 @@ def parse_endpoint(address: str) -> Endpoint:
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise AddressError(f"{address}: port {port} is not in 1..65535")
     return Endpoint("tcp", host=host, port=int(port))
+
+
+def private_endpoint(option: str, address: str, authenticated: bool, remedy: str) -> Endpoint:
+    """`address` parsed, unless it is unusable, or reachable from other machines while
+    `authenticated` (CURVE) is off: AddressError led by `option`, ending in `remedy`."""
+    try:
+        endpoint = parse_endpoint(address)
+    except AddressError as exc:
+        raise AddressError(f"{option} {exc}") from exc
+    if not endpoint.loopback and not authenticated:
+        raise AddressError(f"{option} {address}: reachable from other machines; refusing to "
+                           f"carry unauthenticated events there. {remedy}")
+    return endpoint

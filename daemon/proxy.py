@@ -17,12 +17,19 @@ the capture socket for metrics and stops the loop cleanly.
   another (the same `.key` / `.key_secret` files as `ccserd --generate-keys`).
 * Metrics: the capture socket (PUB, so it can never stall the loop either)
   feeds `ProxyStats`, logged every `stats_interval` seconds.
+* Untrusted input: anything a peer sends is forwarded unchanged (subscribers
+  validate events themselves); a message the metrics cannot read (not a JSON
+  object with a string `source` and a whole `seq` >= 0, nested too deeply, ...)
+  is only counted as unreadable, never fatal. Frames over MAX_EVENT_BYTES
+  (frontend) or MAX_SUBSCRIBER_MESSAGE (backend) end that peer's connection,
+  a subscriber that sends more than MAX_SUBSCRIBER_BYTES is cut off
+  (`daemon.bind.ConnectionWatch`), and at most MAX_SOURCES daemon names are
+  kept for the metrics.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -33,15 +40,24 @@ from typing import Any
 
 import zmq
 
+from ccser_core.client import MAX_EVENT_BYTES, load_json
 from ccser_core.curve import authorized_keys, load_key_pair
 from ccser_core.errors import CcserError
-from daemon.address import AddressError, parse_endpoint
-from daemon.bind import bind
+from daemon.address import AddressError, private_endpoint
+from daemon.bind import MAX_SUBSCRIBER_MESSAGE, WATCHED, ConnectionWatch, bind
 
 log = logging.getLogger("daemon.proxy")
 
 DEFAULT_FRONTEND = "tcp://127.0.0.1:5555"
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
+#: Daemons the metrics keep apart; events of further names count as `untracked`.
+MAX_SOURCES = 1000
+#: Longest daemon name the metrics accept (ccserd's --name allows 100 characters).
+MAX_SOURCE_CHARS = 100
+#: Sources named in one metrics line (the most recently heard).
+SUMMARY_SOURCES = 20
+#: Most captured messages read before the loop looks at the clock again.
+READ_BATCH = 1000
 
 
 class ProxyError(CcserError):
@@ -76,13 +92,11 @@ class ProxyConfig:
                              "--curve-client-keys (folders of accepted public keys)")
         for side, address, keys, flag in sides:
             try:
-                endpoint = parse_endpoint(address)
+                private_endpoint(f"--{side}", address, keys is not None,
+                                 f"Give {flag} DIR and --curve-secret-key FILE, or bind "
+                                 "tcp://127.0.0.1:PORT")
             except AddressError as exc:
-                raise ProxyError(f"--{side} {exc}") from exc
-            if not endpoint.loopback and keys is None:
-                raise ProxyError(f"--{side} {address}: reachable from other machines; refusing "
-                                 f"to carry unauthenticated events there. Give {flag} DIR and "
-                                 "--curve-secret-key FILE, or bind tcp://127.0.0.1:PORT")
+                raise ProxyError(str(exc)) from exc
         if self.frontend == self.backend:
             raise ProxyError(f"--frontend and --backend are both {self.frontend}")
 
@@ -98,6 +112,21 @@ class SourceStats:
     last_seen: float = 0.0
 
 
+def event_header(payload: bytes) -> tuple[str, int] | None:
+    """(source, seq) of an event payload; None for anything else, however malformed."""
+    try:
+        event = load_json(payload)
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    source, seq = event.get("source", ""), event.get("seq")
+    if not isinstance(source, str) or len(source) > MAX_SOURCE_CHARS or \
+            type(seq) is not int or seq < 0:
+        return None
+    return source, seq
+
+
 @dataclass
 class ProxyStats:
     """Counts from the capture stream: events per source, subscribe messages."""
@@ -106,7 +135,8 @@ class ProxyStats:
     messages: int = 0
     subscribes: int = 0
     unsubscribes: int = 0
-    unreadable: int = 0
+    unreadable: int = 0  # forwarded all the same; see event_header
+    untracked: int = 0  # readable, from daemons beyond MAX_SOURCES
 
     def observe(self, frames: list[bytes], now: float) -> None:
         """One captured message: [topic, json] from a daemon, or a (un)subscribe."""
@@ -117,13 +147,17 @@ class ProxyStats:
                 self.unsubscribes += 1
             return
         self.messages += 1
-        try:
-            event = json.loads(frames[1])
-            source, seq = str(event.get("source", "")), int(event["seq"])
-        except (IndexError, ValueError, KeyError, TypeError):
+        header = event_header(frames[1]) if len(frames) == 2 else None
+        if header is None:
             self.unreadable += 1
             return
-        stats = self.sources.setdefault(source, SourceStats())
+        source, seq = header
+        stats = self.sources.get(source)
+        if stats is None:
+            if len(self.sources) >= MAX_SOURCES:
+                self.untracked += 1
+                return
+            stats = self.sources[source] = SourceStats()
         stats.messages += 1
         stats.last_seen = now
         if stats.last_seq is not None:
@@ -134,11 +168,18 @@ class ProxyStats:
         stats.last_seq = seq
 
     def summary(self, now: float) -> str:
-        """One log line: totals, then per source messages/lost/restarts/seconds since seen."""
+        """One log line: totals, then per source (the SUMMARY_SOURCES heard last)
+        messages/lost/restarts/seconds since seen."""
+        recent = sorted(self.sources.items(), key=lambda kv: -kv[1].last_seen)[:SUMMARY_SOURCES]
         parts = [f"{name or '?'}: {s.messages} msgs, {s.lost} lost, {s.restarts} restarts, "
-                 f"seen {now - s.last_seen:.0f} s ago" for name, s in sorted(self.sources.items())]
+                 f"seen {now - s.last_seen:.0f} s ago" for name, s in sorted(recent)]
+        if len(self.sources) > len(recent):
+            parts.append(f"{len(self.sources) - len(recent)} more")
+        odd = [f"{n} {what}" for n, what in ((self.unreadable, "unreadable (forwarded)"),
+                                             (self.untracked, "from untracked sources")) if n]
         return (f"{self.messages} messages from {len(self.sources)} source(s), "
                 f"{self.subscribes} subscribe(s), {self.unsubscribes} unsubscribe(s)"
+                + ("".join(f", {o}" for o in odd))
                 + ("; " + "; ".join(parts) if parts else ""))
 
 
@@ -151,12 +192,17 @@ class Proxy:
         self._ctx = zmq.Context()
         self._auth: Any = None
         self._sockets: list[zmq.Socket] = []
+        self._peers: zmq.Socket | None = None
+        self.watch: ConnectionWatch | None = None
         try:
             self.frontend = self._socket(zmq.XSUB)
             self.backend = self._socket(zmq.XPUB)
             self.backend.setsockopt(zmq.SNDHWM, config.hwm)
             self.backend.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscribe reaches the daemons
+            self.backend.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIBER_MESSAGE)
             self.frontend.setsockopt(zmq.RCVHWM, config.hwm)
+            self.frontend.setsockopt(zmq.MAXMSGSIZE, MAX_EVENT_BYTES)
+            self._peers = self.backend.get_monitor_socket(WATCHED)
             self._curve()
             self.frontend_endpoint = bind(self.frontend, config.frontend, config.ipc_mode)
             self.backend_endpoint = bind(self.backend, config.backend, config.ipc_mode)
@@ -208,18 +254,15 @@ class Proxy:
 
     def run(self, stop: threading.Event) -> None:
         """Forward until `stop` is set, reading the capture stream for the stats."""
+        assert self._peers is not None
+        self.watch = ConnectionWatch(self._peers, f"backend {self.backend_endpoint}")
         self._thread.start()
         log.info("forwarding daemons on %s to subscribers on %s", self.frontend_endpoint,
                  self.backend_endpoint)
         next_log = time.monotonic() + self.config.stats_interval
         while not stop.is_set():
             if self._watch.poll(100, zmq.POLLIN):
-                while True:
-                    try:
-                        frames = self._watch.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    self.stats.observe(frames, time.time())
+                self._read_capture()
             if time.monotonic() >= next_log:
                 log.info("%s", self.stats.summary(time.time()))
                 next_log = time.monotonic() + self.config.stats_interval
@@ -227,7 +270,26 @@ class Proxy:
         self._thread.join(timeout=5)
         log.info("stopped: %s", self.stats.summary(time.time()))
 
+    def _read_capture(self) -> None:
+        """Up to READ_BATCH captured messages into the stats. Whatever a message holds,
+        it is counted, never fatal: forwarding goes on without the metrics thread."""
+        for _ in range(READ_BATCH):
+            try:
+                frames = self._watch.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                self.stats.observe(frames, time.time())
+            except Exception:  # noqa: BLE001 - a reader bug must not end the proxy
+                self.stats.unreadable += 1
+                log.exception("could not read a captured message (counted as unreadable)")
+
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+        if self._peers is not None:
+            self.backend.disable_monitor()
+            self._peers.close(linger=0)
         for sock in self._sockets:
             sock.close(linger=0)
         if self._auth is not None:

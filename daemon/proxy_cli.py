@@ -9,7 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
+from ccser_core.client import MAX_EVENT_BYTES
 from ccser_core.errors import CcserError
+from daemon.bind import MAX_SUBSCRIBER_BYTES, MAX_SUBSCRIBER_MESSAGE
 from daemon.proxy import DEFAULT_BACKEND, DEFAULT_FRONTEND, Proxy, ProxyConfig
 
 log = logging.getLogger("daemon.proxy")
@@ -25,12 +27,21 @@ Each event carries its daemon's `source` and that daemon's own `seq`, so a
 subscriber sees loss per daemon. A slow subscriber misses messages beyond
 --hwm; it never holds up the proxy or the others. With CURVE the proxy's key
 pair serves both sides: daemons give its public key as --curve-proxy-key
-(with their own --curve-secret-key), subscribers as --curve-server-key."""
+(with their own --curve-secret-key), subscribers as --curve-server-key.
+
+Nothing a peer sends stops the proxy. A message the metrics cannot read (not
+an event: wrong frames, not JSON, nested too deeply, ...) is forwarded
+unchanged, since subscribers validate events themselves, and counted as
+unreadable in the metrics line. A frame over {event_kib} KiB from a daemon, or over
+{sub_kib} KiB from a subscriber, ends that peer's connection; a subscriber that
+sends more than {peer_kib} KiB in all (a subscription flood) is disconnected."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = ProxyConfig()
-    p = argparse.ArgumentParser(prog="ccser-proxy", description=__doc__, epilog=EPILOG,
+    epilog = EPILOG.format(event_kib=MAX_EVENT_BYTES // 1024, sub_kib=MAX_SUBSCRIBER_MESSAGE // 1024,
+                           peer_kib=MAX_SUBSCRIBER_BYTES // 1024)
+    p = argparse.ArgumentParser(prog="ccser-proxy", description=__doc__, epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frontend", default=DEFAULT_FRONTEND,
                    help="address daemons connect to (ccserd --connect-proxy) (default %(default)s)")

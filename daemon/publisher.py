@@ -3,13 +3,14 @@
 One XPUB socket. Sending never waits: a subscriber whose queue (`hwm`
 messages) is full misses the message, the others get it. Connected clients
 are counted from the socket monitor, subscriptions from XPUB's subscribe
-messages; binding refuses what would expose or hijack the stream (see
-`daemon.bind`).
+messages; binding refuses what would expose or hijack the stream, and a
+subscriber that sends more than a subscriber needs is cut off (see
+`daemon.bind`). `poll` reads at most POLL_BUDGET_S of pending messages per
+call, so a flood of subscriptions never holds up the audio loop.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,17 +18,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import zmq
-from zmq.utils.monitor import parse_monitor_message
 
 from ccser_core.events import Event
-from daemon.bind import PublishError, bind, serve_curve
+from daemon.bind import MAX_SUBSCRIBER_MESSAGE, WATCHED, ConnectionWatch, PublishError, bind, serve_curve
 
 __all__ = ["PublishError", "Publisher"]
 
-log = logging.getLogger(__name__)
-
-_MONITORED = zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | \
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH
+#: Longest `poll` keeps reading once something is ready, s (the daemon's loop calls
+#: it every 50 ms between audio blocks of 10 ms).
+POLL_BUDGET_S = 0.005
 
 
 class Publisher:
@@ -54,8 +53,10 @@ class Publisher:
         self._sock.setsockopt(zmq.XPUB_VERBOSE, 1)
         self._sock.setsockopt(zmq.XPUB_NODROP, 1)
         self._sock.setsockopt(zmq.LINGER, 500)
-        self._monitor = self._sock.get_monitor_socket(_MONITORED)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIBER_MESSAGE)
+        self._monitor = self._sock.get_monitor_socket(WATCHED)
         self._auth = None
+        self._watch: ConnectionWatch | None = None
         try:
             if proxy:
                 from daemon.proxy import connect_to_proxy
@@ -70,8 +71,8 @@ class Publisher:
         except BaseException:
             self.close(linger_ms=0)
             raise
+        self._watch = ConnectionWatch(self._monitor, address)  # owns the monitor from here
         self._lock = threading.Lock()
-        self._clients: set[int] = set()  # connection fds, from the monitor
         self.seq = 0
         self.dropped = 0
         self.subscriptions = 0  # subscribe messages received (a client may send several)
@@ -79,7 +80,12 @@ class Publisher:
     @property
     def clients(self) -> int:
         """Connected subscribers (connections, however many topics each subscribed)."""
-        return len(self._clients)
+        return self._watch.clients if self._watch is not None else 0
+
+    @property
+    def refused(self) -> int:
+        """Subscribers cut off for sending more than a subscriber needs (`daemon.bind`)."""
+        return self._watch.refused if self._watch is not None else 0
 
     def publish(self, make: Callable[[int, float], Event]) -> Event:
         """Build the event with the next seq and the current time, send without blocking."""
@@ -98,32 +104,22 @@ class Publisher:
                     self._sock.setsockopt(zmq.XPUB_NODROP, 1)
             return event
 
-    def poll(self, timeout_ms: int = 0) -> int:
-        """Read pending connection events and subscribe messages, waiting up to
-        `timeout_ms` for the first; returns how many new subscriptions arrived."""
+    def poll(self, timeout_ms: int = 0, budget_s: float = POLL_BUDGET_S) -> int:
+        """Read pending subscribe messages, waiting up to `timeout_ms` for the first and
+        reading for at most `budget_s` after it (the rest waits for the next call);
+        returns how many new subscriptions arrived."""
         new = 0
         with self._lock:
-            poller = zmq.Poller()
-            poller.register(self._sock, zmq.POLLIN)
-            poller.register(self._monitor, zmq.POLLIN)
-            while ready := dict(poller.poll(timeout_ms)):
-                timeout_ms = 0
-                if self._monitor in ready:
-                    self._connection_event(parse_monitor_message(self._monitor.recv_multipart()))
-                if self._sock in ready and self._sock.recv()[:1] == b"\x01":
+            deadline = None
+            while self._sock.poll(timeout_ms, zmq.POLLIN):
+                if deadline is None:
+                    timeout_ms, deadline = 0, time.monotonic() + budget_s
+                if self._sock.recv()[:1] == b"\x01":
                     self.subscriptions += 1
                     new += 1
+                if time.monotonic() >= deadline:
+                    break
         return new
-
-    def _connection_event(self, message: dict) -> None:
-        event, value = message["event"], int(message["value"])
-        if event in (zmq.EVENT_ACCEPTED, zmq.EVENT_CONNECTED):  # connected: to a proxy
-            self._clients.add(value)
-        elif event == zmq.EVENT_DISCONNECTED:
-            self._clients.discard(value)
-        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-            log.warning("refused a subscriber on %s: its CURVE key is not authorized",
-                        self.address)
 
     def wait_for_subscribers(self, count: int, timeout_s: float,
                              stop: threading.Event | None = None) -> bool:
@@ -140,6 +136,8 @@ class Publisher:
                 return False
 
     def close(self, linger_ms: int = 500) -> None:
+        if self._watch is not None:
+            self._watch.close()
         self._sock.disable_monitor()
         self._monitor.close(linger=0)
         self._sock.close(linger=linger_ms)
