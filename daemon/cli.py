@@ -1,4 +1,9 @@
-"""`ccserd`: command line entry point; turns user mistakes into one line and exit 2."""
+"""`ccserd`: command line entry point; turns user mistakes into one line and exit 2.
+
+SIGTERM, SIGINT and SIGHUP all stop the daemon cleanly (close the open
+utterance, publish a `stopping` status, exit 0); there is no reload. The
+handlers are in place only while `main` runs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +21,21 @@ from ccser_core.errors import CcserError
 from daemon.config import DaemonConfig, build_parser, load_config
 
 log = logging.getLogger("daemon.cli")
+
+#: Signals that stop ccserd cleanly (SIGHUP too: a closed terminal, or `systemctl kill
+#: -s HUP`, gets a `stopping` status instead of an abrupt exit 129).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set `stop` on any of STOP_SIGNALS while inside; the previous handlers after."""
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():  # None: installed outside Python
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def make_source(config: DaemonConfig) -> Any:
@@ -89,9 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args)
         logging.getLogger("daemon").setLevel(config.log_level.upper())
         stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        return run(config, stop)
+        with stop_on_signals(stop):
+            return run(config, stop)
     except CcserError as exc:
         log.error("%s", exc)
         return 2

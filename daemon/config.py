@@ -12,7 +12,8 @@ from typing import Any
 
 from ccser_core.errors import CcserError
 from ccser_core.model import default_model_dir
-from daemon.address import AddressError, parse_endpoint
+from daemon.address import AddressError, private_endpoint
+from daemon.bind import MAX_SUBSCRIBER_BYTES
 
 #: The shipped model (source checkout, or the data files of `pip install .`).
 DEFAULT_MODEL = default_model_dir()
@@ -99,27 +100,18 @@ class DaemonConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        try:
-            endpoint = parse_endpoint(self.publish)
-        except AddressError as exc:
-            raise ConfigError(f"publish {exc}") from exc
-        if not endpoint.loopback and self.curve_secret_key is None:
-            raise ConfigError(
-                f"publish {self.publish}: reachable from other machines; refusing to send "
-                "unauthenticated events there. Configure CURVE (--curve-secret-key FILE "
-                "--curve-authorized-keys DIR, see README 'Remote subscribers') or bind "
-                "tcp://127.0.0.1:PORT")
-
+        exposed = [("publish", self.publish, self.curve_secret_key is not None,
+                    "Configure CURVE (--curve-secret-key FILE --curve-authorized-keys DIR, "
+                    "see README 'Remote subscribers') or bind tcp://127.0.0.1:PORT")]
         if self.connect_proxy is not None:
+            exposed.append(("connect_proxy", self.connect_proxy, self.curve_proxy_key is not None,
+                            "Give --curve-proxy-key FILE and --curve-secret-key FILE, or run "
+                            "the proxy here"))
+        for option, address, authenticated, remedy in exposed:
             try:
-                proxy = parse_endpoint(self.connect_proxy)
+                private_endpoint(option, address, authenticated, remedy)
             except AddressError as exc:
-                raise ConfigError(f"connect_proxy {exc}") from exc
-            if not proxy.loopback and self.curve_proxy_key is None:
-                raise ConfigError(
-                    f"connect_proxy {self.connect_proxy}: on another machine; refusing to send "
-                    "unauthenticated events there. Give --curve-proxy-key FILE and "
-                    "--curve-secret-key FILE, or run the proxy here")
+                raise ConfigError(str(exc)) from exc
 
     @property
     def source_name(self) -> str:
@@ -167,7 +159,9 @@ _HELP = {
     "block_ms": "capture block length, ms",
     "publish": "ZeroMQ address to bind: tcp://HOST:PORT or ipc://PATH; a host other than "
                "127.0.0.1/::1/localhost needs CURVE (--curve-secret-key, "
-               "--curve-authorized-keys)",
+               "--curve-authorized-keys). A subscriber that sends more than "
+               f"{MAX_SUBSCRIBER_BYTES // 1024} KiB (subscriptions are a few bytes each: a "
+               "flood) is disconnected",
     "ipc_mode": "file mode of an ipc:// socket (octal; a client needs write permission: "
                 "0660 lets the daemon's group connect, 0666 every local user)",
     "curve_secret_key": "server key pair (NAME.key_secret from --generate-keys): encrypt "
@@ -216,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "ZeroMQ events (topics emotion, utterance, vad, status).",
         epilog=f"Every option can also be set in a TOML file (key = option name with "
                f"underscores, e.g. hop = 0.5). Default file: {DEFAULT_CONFIG} if present. "
-               "Flags override the file.")
+               "Flags override the file. SIGTERM, SIGINT and SIGHUP all stop ccserd cleanly "
+               "(the open utterance closed, a `stopping` status sent, exit 0); there is no "
+               "reload: restart it to load a new model.")
     p.add_argument("--config", type=Path, help=f"TOML config file (default {DEFAULT_CONFIG})")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     p.add_argument("--generate-keys", type=Path, metavar="DIR",

@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ccser-listen", description="Print the events of a running ccserd.",
         epilog="While nothing arrives it says so on stderr (after --warn-after seconds), "
-               "with whether anything accepted the connection.")
+               "with whether anything accepted the connection. On stderr too: missed events "
+               "(gaps in a daemon's seq), a daemon's restart (its seq going back), and "
+               "messages that are not valid events (the first described, the rest counted; "
+               "they never end the listener).")
     p.add_argument("--connect", default=DEFAULT_ADDRESS,
                    help=f"publisher address (default {DEFAULT_ADDRESS})")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -67,56 +70,93 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def seq_note(source: str, last: int | None, seq: int, all_topics: bool) -> str | None:
+    """What to say on stderr about `seq` following `last` from one source: a restart
+    (seq going back, e.g. to 0 after the daemon restarted) or, when every topic is
+    received, missed events."""
+    who = f" from {source}" if source else ""
+    if last is None:
+        return None
+    if seq <= last:
+        return (f"ccser-listen: seq went back from {last} to {seq}{who}: "
+                "the daemon restarted")
+    if all_topics and seq > last + 1:
+        return f"warning: {seq - last - 1} event(s) missed{who}"
+    return None
+
+
+class InvalidCount:
+    """Invalid messages: the first is described on stderr, the rest only counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, problem: str) -> None:
+        self.count += 1
+        if self.count == 1:
+            print(f"ccser-listen: ignored an invalid message ({problem[:300]}); further "
+                  "ones are counted and reported at exit", file=sys.stderr, flush=True)
+
+    def report(self) -> None:
+        if self.count:
+            print(f"ccser-listen: {self.count} invalid message(s) ignored", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    seen, last_seq = 0, {}  # last seq per source: each daemon numbers its own events
+    invalid = InvalidCount()
     try:
-        with Subscriber(args.connect, args.topic, args.curve_server_key,
-                        args.curve_secret_key) as sub:
-            print(f"ccser-listen: waiting for events from {args.connect} (Ctrl-C stops)",
-                  file=sys.stderr, flush=True)
-            quiet_since, warned = time.monotonic(), False
-            while True:
-                waited = time.monotonic() - quiet_since
-                limits = [args.timeout - waited] if args.timeout is not None else []
-                if not warned:
-                    limits.append(args.warn_after - waited)
-                message = sub.receive(max(0.0, min(limits)) if limits else None)
-                if message is None:
-                    waited = time.monotonic() - quiet_since
-                    if args.timeout is not None and waited >= args.timeout:
-                        print(f"ccser-listen: no event for {args.timeout:g} s on "
-                              f"{args.connect} ({sub.state})", file=sys.stderr)
-                        return 1
-                    if not warned and waited >= args.warn_after:
-                        print(f"ccser-listen: no events for {waited:.0f} s from "
-                              f"{args.connect}: {sub.state}. Is ccserd running and "
-                              "publishing there?", file=sys.stderr, flush=True)
-                        warned = True
-                    continue
-                quiet_since, warned = time.monotonic(), False
-                event = parse(*message)
-                if args.source and event.source not in args.source:
-                    continue
-                last = last_seq.get(event.source)
-                if not args.topic and last is not None and event.seq > last + 1:
-                    print(f"warning: {event.seq - last - 1} event(s) missed"
-                          + (f" from {event.source}" if event.source else ""), file=sys.stderr)
-                last_seq[event.source] = event.seq
-                print(json.dumps(event.to_dict()) if args.json else human(event), flush=True)
-                seen += 1
-                if args.count and seen >= args.count:
-                    return 0
-    except EventError as exc:
-        print(f"ccser-listen: invalid event: {exc}", file=sys.stderr)
-        return 1
+        return _listen(args, invalid)
     except CcserError as exc:
         print(f"ccser-listen: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):
         return 0
-    except BrokenPipeError:
-        return 0
+    finally:
+        invalid.report()
+
+
+def _listen(args: argparse.Namespace, invalid: InvalidCount) -> int:
+    seen, last_seq = 0, {}  # last seq per source: each daemon numbers its own events
+    with Subscriber(args.connect, args.topic, args.curve_server_key,
+                    args.curve_secret_key) as sub:
+        print(f"ccser-listen: waiting for events from {args.connect} (Ctrl-C stops)",
+              file=sys.stderr, flush=True)
+        quiet_since, warned = time.monotonic(), False
+        while True:
+            waited = time.monotonic() - quiet_since
+            limits = [args.timeout - waited] if args.timeout is not None else []
+            if not warned:
+                limits.append(args.warn_after - waited)
+            try:
+                message = sub.receive(max(0.0, min(limits)) if limits else None)
+                event = None if message is None else parse(*message)
+            except EventError as exc:  # one bad message never ends the listener
+                invalid.add(str(exc))
+                continue
+            if event is None:
+                waited = time.monotonic() - quiet_since
+                if args.timeout is not None and waited >= args.timeout:
+                    print(f"ccser-listen: no event for {args.timeout:g} s on "
+                          f"{args.connect} ({sub.state})", file=sys.stderr)
+                    return 1
+                if not warned and waited >= args.warn_after:
+                    print(f"ccser-listen: no events for {waited:.0f} s from "
+                          f"{args.connect}: {sub.state}. Is ccserd running and "
+                          "publishing there?", file=sys.stderr, flush=True)
+                    warned = True
+                continue
+            quiet_since, warned = time.monotonic(), False
+            if args.source and event.source not in args.source:
+                continue
+            note = seq_note(event.source, last_seq.get(event.source), event.seq, not args.topic)
+            if note:
+                print(note, file=sys.stderr, flush=True)
+            last_seq[event.source] = event.seq
+            print(json.dumps(event.to_dict()) if args.json else human(event), flush=True)
+            seen += 1
+            if args.count and seen >= args.count:
+                return 0
 
 
 if __name__ == "__main__":
