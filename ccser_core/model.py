@@ -23,19 +23,18 @@ import numpy as np
 
 from ccser_core.card import card_schema, check_tie, read_card, tag_onnx, validate_card
 from ccser_core.errors import ModelError
+from ccser_core.experts import INPUTS, Expert, LiveSession, fuse
 from ccser_core.features import (
     FRAME_CODE_VERSION,
     FeatureConfig,
     Pitch,
-    extract,
     feature_names,
     fingerprint,
     frame_names,
-    frames,
 )
 from ccser_core.files import current_umask, signals_deferred
 from ccser_core.gate import GateConfig
-from ccser_core.normalisation import Prior, StreamingNormaliser
+from ccser_core.normalisation import Prior
 
 CARD_SCHEMA_VERSION = 1
 ONNX_NAME = "model.onnx"
@@ -153,12 +152,12 @@ def _remove_leftovers(folder: Path) -> None:
 
 @dataclass
 class LoadedModel:
-    """A validated model folder with an onnxruntime session."""
+    """A validated model folder: its card and its experts (`ccser_core.experts`)."""
 
     folder: Path
     card: dict[str, Any]
     feature_config: FeatureConfig
-    session: Any
+    experts: list[Expert]
 
     @property
     def emotions(self) -> list[str]:
@@ -168,47 +167,27 @@ class LoadedModel:
     def model_id(self) -> str:
         return str(self.card["model_id"])
 
-    @property
-    def input_kind(self) -> str:
-        """"features" (one vector per utterance) or "frames" (a frame sequence)."""
-        return str(self.card.get("input", {}).get("kind", "features"))
-
-    def features(self, y: np.ndarray, pitch: Pitch | None = None) -> np.ndarray:
-        """What this model reads, from mono samples at its sample rate: the functional
-        vector (n_features,) or the frame sequence (T, n_features); `pitch`: the samples'
-        `pitch_of`, when the no-speech gate already tracked it."""
-        cfg = self.feature_config
-        return (frames if self.input_kind == "frames" else extract)(y, cfg.sample_rate, cfg,
-                                                                    pitch)
-
-    def prior(self) -> Prior | None:
-        norm = self.card["normalisation"]
-        return Prior.from_dict(norm["prior"]) if norm["method"] == "speaker" else None
+    def features(self, y: np.ndarray, pitch: Pitch | None = None) -> list[np.ndarray]:
+        """Every expert's raw input from mono samples at the model's sample rate;
+        `pitch`: the samples' `pitch_of`, when the no-speech gate already tracked it."""
+        return [e.input(y, self.feature_config, pitch) for e in self.experts]
 
     def gate(self) -> GateConfig:
         """The no-speech gate's thresholds: the card's `speech_gate`, else the defaults."""
         return GateConfig.from_dict(self.card.get("speech_gate", {}))
 
-    def streaming_normaliser(self) -> StreamingNormaliser | None:
-        prior = self.prior()
-        return StreamingNormaliser(prior) if prior is not None else None
+    def live_session(self) -> LiveSession:
+        """Running statistics of one new session, seeded by each expert's prior."""
+        return LiveSession(self.experts)
 
-    def predict_proba(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
-        """Class probabilities (N, len(emotions)) for *normalised* inputs: feature vectors
-        (N, n_features), or for a frames model one (T, dim) sequence or a list of N."""
-        name = self.session.get_inputs()[0].name
-        if self.input_kind == "frames":
-            seqs = [X] if isinstance(X, np.ndarray) else list(X)
-            proba = np.vstack([
-                self.session.run(None, {name: np.asarray(s, dtype=np.float32)[None]})[1]
-                for s in seqs]).astype(np.float64)
-        else:
-            X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-            proba = np.asarray(self.session.run(None, {name: X})[1], dtype=np.float64)
-        proba = np.clip(np.nan_to_num(proba), 0.0, None)
-        sums = proba.sum(axis=1, keepdims=True)
-        uniform = np.full_like(proba, 1.0 / proba.shape[1])
-        return np.where(sums > 0, proba / np.where(sums > 0, sums, 1.0), uniform)
+    def predict(self, inputs: list[list[np.ndarray]]) -> np.ndarray:
+        """Fused class probabilities (N, len(emotions)) of *normalised* inputs: for each
+        expert, its N inputs."""
+        return fuse(self.experts, inputs)
+
+    def predict_one(self, inputs: list[np.ndarray]) -> np.ndarray:
+        """(len(emotions),) probabilities of one recording's inputs (one per expert)."""
+        return self.predict([[x] for x in inputs])[0]
 
 
 def load_model(folder: str | Path) -> LoadedModel:
@@ -258,7 +237,12 @@ def load_model(folder: str | Path) -> LoadedModel:
     n_inputs = n_features + len(card["normalisation"].get("prior", {}).get("anchored", []))
     _check_session(session, n_inputs, len(card["emotions"]), onnx_path, kind)
     check_tie(card, session.get_modelmeta().custom_metadata_map, card_path, onnx_path)
-    return LoadedModel(folder, card, config, session)
+    norm = card["normalisation"]
+    prior = Prior.from_dict(norm["prior"]) if norm["method"] == "speaker" else None
+    block = card.get("input", {"kind": "features"})
+    expert = Expert(str(card.get("classifier", {}).get("name", "model")), block,
+                    INPUTS[block["kind"]], prior, 1.0, session)
+    return LoadedModel(folder, card, config, [expert])
 
 
 def _check_session(session: Any, n_features: int, n_classes: int, where: Path,

@@ -1,9 +1,9 @@
 """Recognise a session of recordings: waveforms in, one result per recording out.
 
 The one path from audio to emotions for anything that labels recordings
-(`ccser-predict`, the dashboard): a no-speech gate, the model's features,
-session normalisation and the ONNX model. Recordings given together are one
-session of one speaker: normalised with the pooled statistics of all the
+(`ccser-predict`, the dashboard): a no-speech gate, then each of the model's
+experts (its input, its session normalisation, its ONNX graph), fused.
+Recordings given together are one session of one speaker: normalised with the pooled statistics of all the
 recordings that contain speech plus the model's prior (speaker-adaptive), or,
 with `stream=True`, one after another as the daemon does.
 """
@@ -17,10 +17,8 @@ from typing import Any
 import numpy as np
 
 from ccser_core.features import FeatureConfig, Pitch, pitch_of
-from ccser_core.frame_norm import session_frames
 from ccser_core.gate import GateConfig, evidence
 from ccser_core.model import LoadedModel
-from ccser_core.normalisation import SpeakerNormaliser, StreamingNormaliser
 from ccser_core.vad import dilate, frame_length, speech_flags
 
 #: Less VAD speech than this (seconds) is "no speech": the daemon's default
@@ -83,18 +81,13 @@ def recognise_session(model: LoadedModel, waveforms: Sequence[np.ndarray],
     spoken = [i for i, g in enumerate(gated) if g.speech]
     if not spoken:
         return gated
-    if model.input_kind == "frames":
-        proba = model.predict_proba(session_frames(
-            [model.features(waveforms[i], pitches[i]) for i in spoken], model.prior(), stream))
+    raws = [model.features(waveforms[i], pitches[i]) for i in spoken]  # one per expert
+    if stream:
+        session = model.live_session()
+        inputs = [list(x) for x in zip(*[session.step(r) for r in raws], strict=True)]
     else:
-        X = np.vstack([model.features(waveforms[i], pitches[i]) for i in spoken])
-        prior = model.prior()
-        if prior is not None and stream:
-            normaliser = StreamingNormaliser(prior)
-            X = np.vstack([normaliser.step(x) for x in X])
-        elif prior is not None:
-            X = SpeakerNormaliser(prior).transform(X, np.zeros(len(X)))
-        proba = model.predict_proba(X)
+        inputs = [e.adaptive([r[k] for r in raws]) for k, e in enumerate(model.experts)]
+    proba = model.predict(inputs)
     emotions = model.emotions
     out = list(gated)
     for i, p in zip(spoken, proba, strict=True):

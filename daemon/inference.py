@@ -1,9 +1,9 @@
 """Window/utterance -> probabilities on two worker threads that drop rather than lag.
 
-Feature extraction and normalisation are the training code's own functions
-(`ccser_core.features.extract`, or `frames` for a sequence model, and the
-model's `StreamingNormaliser`), so a live vector equals the offline one for
-the same samples.
+The model is a list of experts (`ccser_core.experts`): each computes its input
+with the training code's own function (`features.extract`, `frames`, ...) and
+normalises it with its own `StreamingNormaliser`, so a live input equals the
+offline one for the same samples; their probabilities are fused.
 
 Windows run on one thread, in order, each normalised with the statistics of
 the session's earlier utterances. The statistics learn once per utterance,
@@ -12,7 +12,7 @@ otherwise count one utterance several times and absorb a sustained emotion
 faster than measured): a finished utterance travels through the same queue
 as a marker; when the window thread reaches it, it takes a snapshot of the
 statistics (those before the utterance), learns the mean of the utterance's
-window vectors, and hands the utterance to a second thread, whose longer
+window units, and hands the utterance to a second thread, whose longer
 extraction never delays a window. Results are deterministic for a stream.
 """
 
@@ -27,13 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ccser_core.audio import WORKING_RATE
+from ccser_core.experts import Stats as StatsOf
 from ccser_core.features import Pitch
-from ccser_core.frame_norm import summary
 from ccser_core.model import LoadedModel
 
 log = logging.getLogger(__name__)
 
-Stats = tuple[np.ndarray, np.ndarray] | None
+Stats = list[StatsOf]  # one per expert
 
 
 @dataclass(frozen=True)
@@ -58,18 +58,20 @@ class Job:
 class Result:
     job: Job
     probabilities: np.ndarray  # (len(emotions),), sums to 1
-    features: np.ndarray  # raw (un-normalised) feature vector, or (T, D) frames
+    features: np.ndarray  # the first expert's raw input: a feature vector, (T, D) frames...
 
 
 class Classifier:
-    """Features -> live normalisation -> ONNX -> optional smoothing over windows."""
+    """Each expert's input -> its live normalisation -> its ONNX graph -> fusion ->
+    optional smoothing over windows. Knows the model only as a list of experts."""
 
     def __init__(self, model: LoadedModel, smoothing: float = 0.0) -> None:
         self.model = model
-        self.normaliser = model.streaming_normaliser()
+        self.session = model.live_session()
         self.smoothing = smoothing
         self._previous: tuple[int, np.ndarray] | None = None
-        self._learn: tuple[int, list[np.ndarray]] = (-1, [])  # utterance id, window units
+        # utterance id, and per window the unit each expert's statistics would learn
+        self._learn: tuple[int, list[list[np.ndarray]]] = (-1, [])
 
     def warm_up(self, seconds: float) -> None:
         """Run the feature code once (JIT compilation, caches) so the first real window
@@ -77,53 +79,46 @@ class Classifier:
         t = np.arange(int(seconds * WORKING_RATE)) / WORKING_RATE
         y = (0.1 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 4 * t))).astype(
             np.float32)
-        x = self.features(y)
-        # transform (never step): the model input's width, statistics untouched.
-        self.model.predict_proba(self.normaliser.transform(x) if self.normaliser else x)
+        self.model.predict_one(self.session.inputs(self.features(y)))  # statistics untouched
 
-    def features(self, samples: np.ndarray, pitch: Pitch | None = None) -> np.ndarray:
-        """The model's input: a feature vector, or (T, D) frames for a sequence model."""
+    def features(self, samples: np.ndarray, pitch: Pitch | None = None) -> list[np.ndarray]:
+        """Every expert's raw input (a feature vector, (T, D) frames, an embedding...)."""
         return self.model.features(samples, pitch)
 
     def snapshot(self) -> Stats:
-        return self.normaliser.stats() if self.normaliser is not None else None
+        return self.session.stats()
 
     def end_utterance(self, utterance_id: int) -> Stats:
         """At an utterance's end, in stream order: the statistics it is normalised with
         (those before it); then the session learns it once, as the mean of its windows'
-        vectors (a sequence model: of their mean frames)."""
+        units (vectors; for a sequence input, their mean frames)."""
         stats = self.snapshot()
         uid, units = self._learn
-        if self.normaliser is not None and uid == utterance_id and units:
-            self.normaliser.update(np.mean(units, axis=0))
+        if uid == utterance_id and units:
+            self.session.update([np.mean(u, axis=0) for u in zip(*units, strict=True)])
         self._learn = (-1, [])
         return stats
 
     def window(self, job: Job) -> Result:
         """Normalise with the statistics of the earlier utterances; remember this window's
-        vector for when its utterance ends."""
-        vec = self.features(job.samples, job.pitch)
-        x = vec
-        if self.normaliser is not None:
-            x = self.normaliser.transform(vec)
-            if self._learn[0] != job.utterance_id:
-                self._learn = (job.utterance_id, [])
-            self._learn[1].append(vec if vec.ndim == 1 else summary(vec))
-        proba = self.model.predict_proba(x)[0]
+        units for when its utterance ends."""
+        raws = self.features(job.samples, job.pitch)
+        if self._learn[0] != job.utterance_id:
+            self._learn = (job.utterance_id, [])
+        self._learn[1].append([e.unit(r) for e, r in zip(self.model.experts, raws, strict=True)])
+        proba = self.model.predict_one(self.session.inputs(raws))
         if self.smoothing > 0:
             prev = self._previous
             if prev is not None and prev[0] == job.utterance_id:
                 proba = self.smoothing * prev[1] + (1 - self.smoothing) * proba
             self._previous = (job.utterance_id, proba)
-        return Result(job, proba / proba.sum(), vec)
+        return Result(job, proba / proba.sum(), raws[0])
 
     def utterance(self, job: Job, stats: Stats) -> Result:
-        """Whole-utterance vector, normalised with a snapshot; never updates statistics."""
-        vec = self.features(job.samples)
-        x = self.normaliser.prior.model_input(vec.astype(np.float64), *stats) \
-            if stats is not None else vec
-        proba = self.model.predict_proba(x)[0]
-        return Result(job, proba / proba.sum(), vec)
+        """Whole-utterance inputs, normalised with a snapshot; never updates statistics."""
+        raws = self.features(job.samples)
+        proba = self.model.predict_one(self.session.inputs(raws, stats))
+        return Result(job, proba / proba.sum(), raws[0])
 
 
 class _Stage:

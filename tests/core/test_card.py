@@ -158,7 +158,7 @@ def test_an_onnx_file_without_the_digest_is_refused(tmp_path, onnx_bytes):
 
 
 def test_the_digest_lives_in_the_onnx_metadata(folder):
-    meta = load_model(folder).session.get_modelmeta().custom_metadata_map
+    meta = load_model(folder).experts[0].session.get_modelmeta().custom_metadata_map
     assert set(json.loads(meta[DIGEST_KEY])) == {
         "emotions", "feature_config", "feature_fingerprint", "n_features", "sample_rate",
         "normalisation"}

@@ -7,7 +7,7 @@ from ccser_core.model import default_model_dir, load_model
 def test_default_model_loads_and_matches_the_feature_code():
     model = load_model(default_model_dir())
     assert model.emotions == ["neutral", "happy", "sad", "angry"]
-    assert model.streaming_normaliser() is not None
+    assert model.experts[0].prior is not None
 
 
 def test_default_model_card_records_cross_corpus_figures_and_licences():
@@ -34,6 +34,6 @@ def test_default_model_card_records_leave_one_corpus_out_per_session_kind():
 
 def test_default_model_reads_prosody_anchored_to_its_prior_and_gates_non_speech():
     model = load_model(default_model_dir())
-    prior = model.prior()
+    prior = model.experts[0].prior
     assert prior.anchored and prior.n_inputs == model.card["n_features"] + len(prior.anchored)
     assert model.card["speech_gate"] == model.gate().to_dict()

@@ -66,24 +66,23 @@ def test_written_model_loads_and_predicts_like_sklearn(folder, trained):
     model = load_model(folder)
     assert model.emotions == EMOTIONS and model.model_id == "test-model"
     assert model.feature_config == CONFIG
-    proba = model.predict_proba(X[:10])
+    proba = model.experts[0].predict_proba(X[:10])
     assert proba.shape == (10, 3)
     np.testing.assert_allclose(proba, pipe.predict_proba(X[:10]), atol=1e-4)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
-    assert model.predict_proba(X[0]).shape == (1, 3)
+    assert model.experts[0].predict_proba(X[0]).shape == (1, 3)
 
 
 def test_the_prior_travels_with_the_model(folder):
     model = load_model(folder)
-    prior = model.prior()
+    prior = model.experts[0].prior
     assert prior.weight == 5.0 and prior.mean.shape == (N,)
-    assert model.streaming_normaliser() is not None
 
 
 def test_a_model_without_speaker_normalisation_has_no_prior(tmp_path, trained):
     write_model_folder(tmp_path / "m", trained[2], make_card(normalisation={"method": "none"}))
     model = load_model(tmp_path / "m")
-    assert model.prior() is None and model.streaming_normaliser() is None
+    assert model.experts[0].prior is None
 
 
 def test_the_card_gets_the_onnx_sha256(tmp_path, trained):

@@ -42,7 +42,8 @@ def test_session_results_skip_silence_and_normalise_the_speech_together(model, s
     assert results[1].emotion is None and results[1].probabilities == {}
     cfg = model.feature_config
     X = np.vstack([extract(v, SR, cfg) for v in voices])  # the silence must not count
-    expected = model.predict_proba(SpeakerNormaliser(model.prior()).transform(X, np.zeros(3)))
+    expert = model.experts[0]
+    expected = expert.predict_proba(SpeakerNormaliser(expert.prior).transform(X, np.zeros(3)))
     for r, p in zip([results[0], results[2], results[3]], expected, strict=True):
         assert list(r.probabilities) == model.emotions
         assert list(r.probabilities.values()) == pytest.approx(list(p))
@@ -53,8 +54,8 @@ def test_stream_mode_normalises_each_recording_by_those_before_it(model, speech)
     voices = [speech(SR, 1.6, f0=f0) for f0 in (110, 200)]
     results = recognise_session(model, voices, stream=True)
     X = np.vstack([extract(v, SR, model.feature_config) for v in voices])
-    stream = StreamingNormaliser(model.prior())
-    expected = model.predict_proba(np.vstack([stream.step(x) for x in X]))
+    stream = StreamingNormaliser(model.experts[0].prior)
+    expected = model.experts[0].predict_proba(np.vstack([stream.step(x) for x in X]))
     got = np.array([list(r.probabilities.values()) for r in results])
     np.testing.assert_allclose(got, expected, atol=1e-9)
     assert recognise_session(model, []) == []

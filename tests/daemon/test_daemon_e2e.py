@@ -27,6 +27,7 @@ from ccser_core.audio import load_audio
 from ccser_core.events import EmotionEvent, StatusEvent, UtteranceEvent, VadEvent
 from ccser_core.features import extract
 from ccser_core.model import load_model
+from ccser_core.normalisation import StreamingNormaliser
 
 SPEECH = [(1.0, 3.5), (5.0, 6.5)]  # seconds, in two_utterances.wav
 
@@ -89,7 +90,7 @@ def test_live_features_and_scores_equal_training_code(replay, model_dir, two_utt
     events, _ = replay
     model = load_model(model_dir)
     y = load_audio(two_utterances)
-    normaliser = model.streaming_normaliser()
+    normaliser = StreamingNormaliser(model.experts[0].prior)
 
     def vector(p):
         a, b = round(p.t_start * SR), round(p.t_end * SR)
@@ -103,9 +104,9 @@ def test_live_features_and_scores_equal_training_code(replay, model_dir, two_utt
         own = [w for w in windows if w.utterance_id == u.utterance_id]
         vecs = [vector(w) for w in own]
         for w, vec in zip(own, vecs, strict=True):
-            expected = model.predict_proba(normaliser.transform(vec))[0]
+            expected = model.experts[0].predict_proba(normaliser.transform(vec))[0]
             np.testing.assert_allclose(list(w.probabilities.values()), expected, atol=1e-6)
-        expected = model.predict_proba(normaliser.transform(vector(u).astype(np.float64)))[0]
+        expected = model.experts[0].predict_proba(normaliser.transform(vector(u).astype(np.float64)))[0]
         np.testing.assert_allclose(list(u.probabilities.values()), expected, atol=1e-6)
         assert u.n_windows == len(own)
         normaliser.update(np.mean(vecs, axis=0))

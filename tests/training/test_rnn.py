@@ -69,7 +69,7 @@ def test_card_says_the_model_reads_frames(rnn_run):
     dim = len(frame_names(FeatureConfig()))
     assert card["input"] == {"kind": "frames", "dim": dim, "frame_code": FRAME_CODE_VERSION,
                              "names": frame_names(FeatureConfig())}
-    assert model.input_kind == "frames" and card["n_features"] == dim
+    assert model.experts[0].kind.sequence and card["n_features"] == dim
     assert card["classifier"]["name"] == "rnn"
     assert len(card["normalisation"]["prior"]["mean"]) == dim
     # Loudness and F0 also enter z-scored by the prior alone (session context), as the
@@ -79,7 +79,7 @@ def test_card_says_the_model_reads_frames(rnn_run):
     assert [names[i] for i in anchored] == ["spectral.loudness_rel", "pitch.f0_st"]
     # The ONNX model takes any number of frames of the model input's width.
     for t in (1, 13, 400):
-        p = model.predict_proba(np.zeros((t, dim + len(anchored)), dtype=np.float32))
+        p = model.experts[0].predict_proba(np.zeros((t, dim + len(anchored)), dtype=np.float32))
         assert p.shape == (1, 2) and abs(p.sum() - 1) < 1e-6
 
 

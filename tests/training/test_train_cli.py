@@ -109,9 +109,9 @@ def test_model_folder_loads_and_its_card_describes_the_run(exported):
     assert check["n_rows"] == 24 and check["label_agreement"] >= 0.995
     assert check["max_proba_diff"] <= 1e-4
     # The model input: session-normalised features, then the prior-anchored prosody features.
-    assert model.prior().n_inputs == card["n_features"] + len(norm["prior"]["anchored"])
+    assert model.experts[0].prior.n_inputs == card["n_features"] + len(norm["prior"]["anchored"])
     assert norm["prior"]["anchored"] and r["normalisation"]["anchored_groups"] == ["prosody"]
-    assert model.predict_proba(np.zeros((3, model.prior().n_inputs))).shape == (3, 2)
+    assert model.experts[0].predict_proba(np.zeros((3, model.experts[0].prior.n_inputs))).shape == (3, 2)
 
 
 def test_predict_prints_an_emotion_per_file_and_skips_unreadable_ones(exported, fake_corpora,
@@ -198,7 +198,7 @@ def test_balancing_selection_pca_augmentation_and_train_normalisation(fake_corpo
     assert r["n_train"] == 96  # 48 files + one noisy copy each
     assert r["augment"] == ["noise"]
     model = load_model(tmp_path / "model")
-    assert model.card["normalisation"]["method"] == "none" and model.prior() is None
+    assert model.card["normalisation"]["method"] == "none" and model.experts[0].prior is None
     assert [c["name"] for c in model.card["training"]["corpora"]] == ["ravdess", "emodb"]
 
 

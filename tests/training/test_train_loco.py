@@ -61,7 +61,7 @@ def test_robust_weight_zero_gives_the_session_normalised_model_alone(fake_corpor
     assert cli.main(["--train", "ravdess", "--test", "emodb", "--emotions", "AS", "--folds", "2",
                      "--robust-weight", "0", *run_args(fake_corpora, shared_cache, tmp_path)]) == 0
     model = load_model(tmp_path / "model")
-    prior = model.prior()
+    prior = model.experts[0].prior
     assert prior.anchored == () and prior.n_inputs == model.card["n_features"]
     r = json.loads((tmp_path / "r.json").read_text())
     assert r["normalisation"]["anchored_groups"] == []
