@@ -5,8 +5,8 @@ late fusion, training time, and the daemon's latency and memory with the RNN.
 
 Per held-out corpus (trained on the other three) it runs the real `ccser-train`:
 once with the defaults (the default model's row) and once with
-`--models logreg,rnn` (the RNN's row, and the fusion row: the average of the
-RNN's and the logistic-regression model's probabilities). Then
+`--models logreg,rnn --fuse` (the RNN's row, and the fusion row: the model, the
+average of the RNN's and the logistic-regression model's probabilities). Then
 `ccser-train --train ravdess,savee,casia --test emodb --models rnn` from a cold
 cache is timed and its model replayed through `ccserd` by daemon_latency.py's
 harness. Writes the "## RNN" section of benchmarks/RESULTS.md.
@@ -74,16 +74,16 @@ def main() -> int:
             others = ",".join(c for c in CORPORA if c != held)
             base = ["--train", others, "--test", held, "--no-export", *common]
             default = train(base, tmp / f"d_{held}.json")[0]
-            both = train([*base, "--models", "logreg,rnn"], tmp / f"r_{held}.json")[0]
+            both = train([*base, "--models", "logreg,rnn", "--fuse"], tmp / f"r_{held}.json")[0]
             d_block = default["results"][held]
             rnn = both["models"]["rnn"]
-            fusion = both["fusion"][held]
+            fusion = both["results"][held]
             rows += [
                 f"| {held} | default ({default['best_model']}) | {d_block['uar']:.3f} | "
                 + " | ".join(cells(d_block.get("sessions", {}))) + " |",
                 f"| {held} | rnn (CV {rnn['cv_uar']:.3f}) | {rnn['test_uar'][held]:.3f} | "
                 + " | ".join(cells(rnn.get("sessions", {}).get(held, {}))) + " |",
-                f"| {held} | fusion logreg + rnn | {fusion['uar_adaptive']:.3f} | "
+                f"| {held} | fusion logreg + rnn | {fusion['uar']:.3f} | "
                 + " | ".join(cells(fusion.get("sessions", {}))) + " |",
             ]
             print("\n".join(rows[-3:]), flush=True)
@@ -118,7 +118,7 @@ def main() -> int:
         "speaker normalised by all its files; the session kinds play files through the live "
         "rule (see the cross-corpus section); `worst` is the lowest kind. `default` is "
         "`ccser-train` with its defaults; `rnn` and `fusion` come from one "
-        "`--models logreg,rnn` run (fusion averages the two models' probabilities).\n\n"
+        "`--models logreg,rnn --fuse` run (fusion averages the two models' probabilities).\n\n"
         f"{table}\n\n"
         f"**Daemon with the RNN** (the model of the timed run; {total:.0f} s of emodb + ravdess "
         "speech replayed through `ccserd --source`, harness of daemon_latency.py):\n\n"

@@ -8,6 +8,7 @@ import sys
 import types
 
 import numpy as np
+import pytest
 
 import training.experts
 from training import cli
@@ -73,3 +74,11 @@ def test_fused_probabilities_are_the_weighted_mean_of_its_experts():
     part = types.SimpleNamespace(y=np.zeros(2, dtype=int))
     fused = Fused([Fixed([1.0, 0.0]), Fixed([0.0, 1.0])], weights=[3, 1])
     np.testing.assert_allclose(fused.predict_proba(part, "adaptive"), [[0.75, 0.25]] * 2)
+
+
+def test_fuse_without_no_export_is_one_usage_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--train", "ravdess", "--test", "emodb", "--models", "logreg,svc", "--fuse"])
+    assert exc.value.code == 2
+    assert "--fuse: a model folder of several experts' graphs cannot be written yet" in \
+        capsys.readouterr().err
