@@ -31,6 +31,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
+from ccser_core.encoders.whisper import ENCODER_NAMES
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -114,7 +116,9 @@ class RnnGrid:
 #: The sequence model and its grid; not a scikit-learn pipeline, so not a stacking member.
 RNN = "rnn"
 RNN_GRID = RnnGrid()
-ALL_MODELS = (*MODELS, RNN, STACKING)
+#: Pretrained-encoder experts (training/experts/encoder.py): embeddings, not features.
+ENCODERS = ENCODER_NAMES
+ALL_MODELS = (*MODELS, RNN, STACKING, *ENCODERS)
 
 
 def make_pipeline(clf: ClassifierMixin, select_k: int = 0, pca: int = 0,

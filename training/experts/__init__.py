@@ -11,13 +11,14 @@ import importlib
 
 from training.config import TrainConfig
 from training.experts.base import Expert, Fused
-from training.models import MODELS, RNN, STACKING
+from training.models import ENCODERS, MODELS, RNN, STACKING
 
 #: --models name -> module building its experts (imported only when a run names it).
 FAMILIES: dict[str, str] = {
     **{name: "training.experts.functional" for name in MODELS},
     STACKING: "training.experts.functional",
     RNN: "training.experts.rnn",
+    **{name: "training.experts.encoder" for name in ENCODERS},
 }
 
 
