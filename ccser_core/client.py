@@ -3,14 +3,13 @@
 Whatever arrives is untrusted: a message that is not one event (wrong number
 of frames, not JSON, nested too deeply, NaN or Infinity, not matching the
 schema) raises EventError, and the next message can still be read. A frame
-over MAX_EVENT_BYTES ends the connection inside ZeroMQ (ZMQ_MAXMSGSIZE, a
-protocol error after which ZeroMQ would not reconnect); `Subscriber` connects
-again itself, at most once every RECONNECT_S.
+over `max_message_bytes` (MAX_EVENT_BYTES) is never delivered: ZeroMQ ends
+the connection (ZMQ_MAXMSGSIZE) and, as after any protocol error, does not
+connect to that peer again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -24,10 +23,10 @@ from ccser_core.curve import CurveKeyError, load_key_pair, load_public_key
 from ccser_core.events import Event, from_dict
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5556"
-#: Largest message frame read, bytes: an event, even with --emit-features, is a few KB.
-MAX_EVENT_BYTES = 256 * 1024
-#: Shortest time between two reconnections the Subscriber makes itself, s.
-RECONNECT_S = 1.0
+#: Largest message frame read by default, bytes. Most events are under 4 KB, but
+#: --emit-features with a frames model (the RNN) sends ~110 KB per second of
+#: utterance: 64 MB at the longest max_utterance (600 s).
+MAX_EVENT_BYTES = 128 * 1024 * 1024
 
 
 class EventError(ValueError):
@@ -84,7 +83,8 @@ class Subscriber:
 
     def __init__(self, address: str = DEFAULT_ADDRESS, topics: Iterable[str] = (),
                  curve_server_key: str | Path | None = None,
-                 curve_secret_key: str | Path | None = None) -> None:
+                 curve_secret_key: str | Path | None = None,
+                 max_message_bytes: int = MAX_EVENT_BYTES) -> None:
         import zmq
 
         if (curve_server_key is None) != (curve_secret_key is None):
@@ -95,7 +95,7 @@ class Subscriber:
         self.state = "connecting"  # then "connected", "refused (...)" or "retrying"
         self._sock = zmq.Context.instance().socket(zmq.SUB)
         self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_EVENT_BYTES)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
         if curve_server_key is not None and curve_secret_key is not None:
             pair = load_key_pair(curve_secret_key)
             self._sock.curve_serverkey = load_public_key(curve_server_key)
@@ -105,8 +105,6 @@ class Subscriber:
             self._sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
         self._monitor = self._sock.get_monitor_socket()
         self._sock.connect(address)
-        self._reconnected = -RECONNECT_S  # when Subscriber last connected again itself
-        self._reconnect_at: float | None = None
         self._poller = zmq.Poller()
         self._poller.register(self._sock, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
@@ -116,10 +114,7 @@ class Subscriber:
         EventError for a message of other than two frames (it is consumed)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            if self._reconnect_at is not None and time.monotonic() >= self._reconnect_at:
-                self._reconnect()
-            waits = [t - time.monotonic() for t in (deadline, self._reconnect_at) if t is not None]
-            left = max(0.0, min(waits)) if waits else None
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready = dict(self._poller.poll(None if left is None else int(left * 1000)))
             if self._monitor in ready:
                 self._watch(self._monitor.recv_multipart())
@@ -147,20 +142,6 @@ class Subscriber:
         elif event in (zmq.EVENT_CONNECT_RETRIED, zmq.EVENT_DISCONNECTED) and \
                 not self.state.startswith("refused"):
             self.state = "retrying (nothing accepts connections there yet)"
-        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-            self._reconnect_at = None
-        elif event == zmq.EVENT_DISCONNECTED and not self.state.startswith("refused"):
-            self._reconnect_at = max(time.monotonic(), self._reconnected + RECONNECT_S)
-
-    def _reconnect(self) -> None:
-        """Connect again: ZeroMQ gives up on a peer after a protocol error (e.g. a frame
-        over MAX_EVENT_BYTES); a restarted daemon is reached either way."""
-        import zmq
-
-        self._reconnected, self._reconnect_at = time.monotonic(), None
-        with contextlib.suppress(zmq.ZMQError):  # the failed connection may be gone already
-            self._sock.disconnect(self.address)
-        self._sock.connect(self.address)
 
     def close(self) -> None:
         self._sock.disable_monitor()

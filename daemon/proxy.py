@@ -20,7 +20,7 @@ the capture socket for metrics and stops the loop cleanly.
 * Untrusted input: anything a peer sends is forwarded unchanged (subscribers
   validate events themselves); a message the metrics cannot read (not a JSON
   object with a string `source` and a whole `seq` >= 0, nested too deeply, ...)
-  is only counted as unreadable, never fatal. Frames over MAX_EVENT_BYTES
+  is only counted as unreadable, never fatal. Frames over `max_message`
   (frontend) or MAX_SUBSCRIBER_MESSAGE (backend) end that peer's connection,
   a subscriber that sends more than MAX_SUBSCRIBER_BYTES is cut off
   (`daemon.bind.ConnectionWatch`), and at most MAX_SOURCES daemon names are
@@ -76,10 +76,13 @@ class ProxyConfig:
     curve_secret_key: Path | None = None  # the proxy's key pair (both sides)
     curve_daemon_keys: Path | None = None  # frontend: accepted daemons' public keys
     curve_client_keys: Path | None = None  # backend: accepted subscribers' public keys
+    max_message: int = MAX_EVENT_BYTES  # largest frame a daemon may send, bytes
 
     def __post_init__(self) -> None:
         if not 1 <= self.hwm <= 100_000:
             raise ProxyError(f"hwm must be in 1..100000, got {self.hwm}")
+        if not 1024 <= self.max_message <= 2**31:
+            raise ProxyError(f"max_message must be in 1024..{2**31} bytes, got {self.max_message}")
         if not 0.1 <= self.stats_interval <= 86400:
             raise ProxyError(f"stats_interval must be in 0.1..86400 s, got {self.stats_interval}")
         sides = (("frontend", self.frontend, self.curve_daemon_keys, "--curve-daemon-keys"),
@@ -201,7 +204,7 @@ class Proxy:
             self.backend.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscribe reaches the daemons
             self.backend.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIBER_MESSAGE)
             self.frontend.setsockopt(zmq.RCVHWM, config.hwm)
-            self.frontend.setsockopt(zmq.MAXMSGSIZE, MAX_EVENT_BYTES)
+            self.frontend.setsockopt(zmq.MAXMSGSIZE, config.max_message)
             self._peers = self.backend.get_monitor_socket(WATCHED)
             self._curve()
             self.frontend_endpoint = bind(self.frontend, config.frontend, config.ipc_mode)

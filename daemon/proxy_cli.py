@@ -9,7 +9,6 @@ import sys
 import threading
 from pathlib import Path
 
-from ccser_core.client import MAX_EVENT_BYTES
 from ccser_core.errors import CcserError
 from daemon.bind import MAX_SUBSCRIBER_BYTES, MAX_SUBSCRIBER_MESSAGE
 from daemon.proxy import DEFAULT_BACKEND, DEFAULT_FRONTEND, Proxy, ProxyConfig
@@ -32,14 +31,14 @@ pair serves both sides: daemons give its public key as --curve-proxy-key
 Nothing a peer sends stops the proxy. A message the metrics cannot read (not
 an event: wrong frames, not JSON, nested too deeply, ...) is forwarded
 unchanged, since subscribers validate events themselves, and counted as
-unreadable in the metrics line. A frame over {event_kib} KiB from a daemon, or over
-{sub_kib} KiB from a subscriber, ends that peer's connection; a subscriber that
+unreadable in the metrics line. A frame over --max-message bytes from a daemon,
+or over {sub_kib} KiB from a subscriber, ends that peer's connection; a subscriber that
 sends more than {peer_kib} KiB in all (a subscription flood) is disconnected."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = ProxyConfig()
-    epilog = EPILOG.format(event_kib=MAX_EVENT_BYTES // 1024, sub_kib=MAX_SUBSCRIBER_MESSAGE // 1024,
+    epilog = EPILOG.format(sub_kib=MAX_SUBSCRIBER_MESSAGE // 1024,
                            peer_kib=MAX_SUBSCRIBER_BYTES // 1024)
     p = argparse.ArgumentParser(prog="ccser-proxy", description=__doc__, epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address subscribers connect to (default %(default)s)")
     p.add_argument("--hwm", type=int, default=d.hwm,
                    help="messages queued per subscriber before it misses some (default %(default)s)")
+    p.add_argument("--max-message", type=int, default=d.max_message, metavar="BYTES",
+                   help="largest frame a daemon may send; a larger one ends its connection "
+                        "(default %(default)s: --emit-features of a 600 s utterance fits)")
     p.add_argument("--stats-interval", type=float, default=d.stats_interval,
                    help="seconds between metrics lines on stderr (default %(default)s)")
     p.add_argument("--ipc-mode", default="0600",
@@ -71,6 +73,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         raise CcserError(f"--ipc-mode must be an octal file mode like 0660, got {args.ipc_mode!r}")
     return ProxyConfig(frontend=args.frontend, backend=args.backend, hwm=args.hwm,
                        stats_interval=args.stats_interval, ipc_mode=mode,
+                       max_message=args.max_message,
                        curve_secret_key=args.curve_secret_key,
                        curve_daemon_keys=args.curve_daemon_keys,
                        curve_client_keys=args.curve_client_keys)

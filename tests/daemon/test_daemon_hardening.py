@@ -208,7 +208,7 @@ def test_an_oversized_frame_ends_its_senders_connection(ctx, where):
         pub = Publisher(free_address(), hwm=10)
         address, kind, frame = pub.address, zmq.XSUB, b"\x01" + b"t" * 10_000
     else:
-        running = RunningProxy()
+        running = RunningProxy(max_message=64 * 1024)
         if where == "proxy backend":
             address, kind, frame = running.backend, zmq.XSUB, b"\x01" + b"t" * 10_000
         else:
@@ -245,30 +245,22 @@ def fake_daemon(ctx):
     address = free_address()
     server = ctx.socket(zmq.XPUB)
     server.bind(address)
-    with Subscriber(address) as sub:
+    with Subscriber(address, max_message_bytes=64 * 1024) as sub:
         assert server.poll(10000)
         server.recv()
         yield server, sub
 
 
-def test_the_client_skips_an_oversized_event_and_reads_the_next(fake_daemon):
+def test_the_client_never_takes_in_an_oversized_event(fake_daemon):
     server, sub = fake_daemon
     server.send_multipart([b"status", status_event(0, message="m" * 1_000_000)])
-    got = None
-    deadline = time.monotonic() + 15
-    while got is None and time.monotonic() < deadline:
-        if server.poll(0):  # resubscribed after the oversized frame closed the connection
-            server.recv()
-        server.send_multipart([b"status", status_event(1)])
-        got = sub.receive(0.2)
-    assert got is not None
-    assert json.loads(got[1])["seq"] == 1
+    assert sub.receive(2.0) is None  # ZeroMQ dropped the connection instead of the memory
 
 
 def test_the_client_names_a_message_of_the_wrong_shape(fake_daemon):
     server, sub = fake_daemon
     server.send_multipart([b"status"])
-    server.send_multipart([b"status", b"[" * 100_000])
+    server.send_multipart([b"status", b"[" * 50_000])  # deeper than the recursion limit
     server.send_multipart([b"status", status_event(3)])
     with pytest.raises(EventError, match="1 frame"):
         sub.receive(5)
