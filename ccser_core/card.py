@@ -27,7 +27,7 @@ MAX_CARD_BYTES = 4 << 20
 #: Card fields that change what the model predicts. Descriptive blocks (metrics,
 #: training, classifier, model_id, ...) may be edited freely.
 PREDICTION_FIELDS = ("emotions", "feature_config", "feature_fingerprint", "n_features",
-                     "sample_rate", "normalisation", "input", "speech_gate")
+                     "sample_rate", "normalisation", "input", "speech_gate", "experts", "fusion")
 #: ONNX metadata keys written by `tag_onnx`.
 DIGEST_KEY = "ccser.card_digests"
 EMOTIONS_KEY = "ccser.emotions"

@@ -24,6 +24,7 @@ import numpy as np
 from ccser_core.features import FeatureConfig, Pitch, extract, frames
 from ccser_core.frame_norm import summary
 from ccser_core.normalisation import Prior, StreamingNormaliser, pooled_stats
+from ccser_core.trust import SessionEvidence, TrustRule, mix
 
 Stats = tuple[np.ndarray, np.ndarray] | None
 
@@ -83,6 +84,7 @@ class Expert:
     prior: Prior | None
     weight: float
     session: Any
+    group: str = ""  # "session" or "absolute" under an evidence rule, else ""
 
     def input(self, y: np.ndarray, config: FeatureConfig, pitch: Pitch | None = None
               ) -> np.ndarray:
@@ -129,26 +131,71 @@ def _rows_sum_to_one(proba: np.ndarray) -> np.ndarray:
     return np.where(sums > 0, proba / np.where(sums > 0, sums, 1.0), uniform)
 
 
-def fuse(experts: Sequence[Expert], inputs: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
-    """(N, K): the experts' probabilities of their inputs (one list of N per expert),
-    averaged with the experts' weights."""
-    probas = [e.predict_proba(x) for e, x in zip(experts, inputs, strict=True)]
+def _average(experts: Sequence[Expert], probas: Sequence[np.ndarray]) -> np.ndarray:
     if len(probas) == 1:
         return probas[0]
     return np.average(np.stack(probas), axis=0, weights=[e.weight for e in experts])
+
+
+def fuse(experts: Sequence[Expert], inputs: Sequence[Sequence[np.ndarray]],
+         trust: float | np.ndarray | None = None) -> np.ndarray:
+    """(N, K): the experts' probabilities of their inputs (one list of N per expert),
+    averaged with the experts' weights; under an evidence rule (experts in groups),
+    each group averaged and the session group weighted `trust` (`ccser_core.trust`)."""
+    probas = [e.predict_proba(x) for e, x in zip(experts, inputs, strict=True)]
+    if not any(e.group for e in experts):
+        return _average(experts, probas)
+    groups = {g: ([e for e in experts if e.group == g],
+                  [p for e, p in zip(experts, probas, strict=True) if e.group == g])
+              for g in ("absolute", "session")}
+    p_abs, p_sess = (_average(*groups[g]) for g in ("absolute", "session"))
+    return mix(p_abs, p_sess, 0.0 if trust is None else trust)
+
+
+def absolute_proba(experts: Sequence[Expert], inputs: Sequence[Sequence[np.ndarray]]
+                   ) -> np.ndarray | None:
+    """(N, K) probabilities of the absolute group (the session evidence), or None."""
+    chosen = [(e, x) for e, x in zip(experts, inputs, strict=True) if e.group == "absolute"]
+    if not chosen:
+        return None
+    return _average([e for e, _ in chosen], [e.predict_proba(x) for e, x in chosen])
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A live session's state before an utterance: each expert's statistics and the
+    session group's weight under the model's evidence rule (None: no rule)."""
+
+    stats: list[Stats]
+    trust: float | None
 
 
 class LiveSession:
     """The live rule for every expert of a model: each input normalised with the
     statistics of what came before it, then learnt (`StreamingNormaliser`)."""
 
-    def __init__(self, experts: Sequence[Expert]) -> None:
+    def __init__(self, experts: Sequence[Expert], rule: TrustRule | None = None,
+                 n_classes: int = 0) -> None:
         self.experts = list(experts)
         self.normalisers = [StreamingNormaliser(e.prior) if e.prior is not None else None
                             for e in self.experts]
+        self.rule = rule
+        self.evidence = SessionEvidence(n_classes)
 
     def stats(self) -> list[Stats]:
         return [n.stats() if n is not None else None for n in self.normalisers]
+
+    def trust(self) -> float | None:
+        """The session group's weight now (None without an evidence rule)."""
+        return self.evidence.weight(self.rule) if self.rule is not None else None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.stats(), self.trust())
+
+    def learn_evidence(self, absolute: np.ndarray | None) -> None:
+        """One utterance as the absolute experts heard it (its mean probabilities)."""
+        if self.rule is not None and absolute is not None:
+            self.evidence.update(absolute)
 
     def inputs(self, raws: Sequence[np.ndarray], stats: list[Stats] | None = None
                ) -> list[np.ndarray]:
@@ -162,8 +209,11 @@ class LiveSession:
             if n is not None:
                 n.update(u)
 
-    def step(self, raws: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Normalise one recording by what came before, then learn it."""
-        out = self.inputs(raws)
+    def step(self, raws: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float | None]:
+        """Normalise one recording by what came before and the trust before it, then
+        learn it (statistics, and the evidence its absolute experts give)."""
+        out, trust = self.inputs(raws), self.trust()
         self.update([e.unit(r) for e, r in zip(self.experts, raws, strict=True)])
-        return out
+        p_abs = absolute_proba(self.experts, [[x] for x in out])
+        self.learn_evidence(None if p_abs is None else p_abs[0])
+        return out, trust

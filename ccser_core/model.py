@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from ccser_core.card import card_schema, check_tie, read_card, tag_onnx, validate_card
 from ccser_core.errors import ModelError
-from ccser_core.experts import INPUTS, Expert, LiveSession, fuse
+from ccser_core.experts import INPUTS, Expert, LiveSession, absolute_proba, fuse
 from ccser_core.features import (
     FRAME_CODE_VERSION,
     FeatureConfig,
@@ -35,6 +35,7 @@ from ccser_core.features import (
 from ccser_core.files import current_umask, signals_deferred
 from ccser_core.gate import GateConfig
 from ccser_core.normalisation import Prior
+from ccser_core.trust import TrustRule
 
 CARD_SCHEMA_VERSION = 1
 ONNX_NAME = "model.onnx"
@@ -158,6 +159,7 @@ class LoadedModel:
     card: dict[str, Any]
     feature_config: FeatureConfig
     experts: list[Expert]
+    trust_rule: TrustRule | None = None  # the card's evidence rule (fusion.trust)
 
     @property
     def emotions(self) -> list[str]:
@@ -178,22 +180,25 @@ class LoadedModel:
 
     def live_session(self) -> LiveSession:
         """Running statistics of one new session, seeded by each expert's prior."""
-        return LiveSession(self.experts)
+        return LiveSession(self.experts, self.trust_rule, len(self.emotions))
 
-    def predict(self, inputs: list[list[np.ndarray]]) -> np.ndarray:
+    def predict(self, inputs: list[list[np.ndarray]], trust: float | np.ndarray | None = None
+                ) -> np.ndarray:
         """Fused class probabilities (N, len(emotions)) of *normalised* inputs: for each
-        expert, its N inputs."""
-        return fuse(self.experts, inputs)
+        expert, its N inputs; `trust`: the session group's weight (evidence rule)."""
+        return fuse(self.experts, inputs, trust)
 
-    def predict_one(self, inputs: list[np.ndarray]) -> np.ndarray:
+    def predict_one(self, inputs: list[np.ndarray], trust: float | None = None) -> np.ndarray:
         """(len(emotions),) probabilities of one recording's inputs (one per expert)."""
-        return self.predict([[x] for x in inputs])[0]
+        return self.predict([[x] for x in inputs], trust)[0]
+
+    def absolute(self, inputs: list[list[np.ndarray]]) -> np.ndarray | None:
+        """(N, K) probabilities of the absolute experts (the session evidence), or None."""
+        return absolute_proba(self.experts, inputs)
 
 
 def load_model(folder: str | Path) -> LoadedModel:
     """Load and validate a model folder; ModelError names the file and the problem."""
-    import onnxruntime as ort
-
     folder = Path(folder)
     onnx_path, card_path = folder / ONNX_NAME, folder / CARD_NAME
     if not folder.is_dir():
@@ -220,20 +225,12 @@ def load_model(folder: str | Path) -> LoadedModel:
         raise ModelError(f"{card_path}: sample_rate {card['sample_rate']} but its feature_config "
                          f"works at {config.sample_rate} Hz")
     kind = card.get("input", {}).get("kind", "features")
-    n_features = len(frame_names(config) if kind == "frames" else feature_names(config))
+    n_features = int(card.get("input", {}).get("dim", 0)) if kind == "embedding" else \
+        len(frame_names(config) if kind == "frames" else feature_names(config))
     if card["n_features"] != n_features:
         raise ModelError(f"{card_path}: n_features {card['n_features']} but its feature_config "
                          f"gives {n_features}{' frame columns' if kind == 'frames' else ''}")
-    try:
-        opts = ort.SessionOptions()
-        # Models are tiny: one thread without spinning keeps an idle daemon idle.
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(str(onnx_path), sess_options=opts,
-                                       providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ModelError(f"{onnx_path}: not a loadable ONNX model ({exc})") from exc
+    session = _session(onnx_path)
     n_inputs = n_features + len(card["normalisation"].get("prior", {}).get("anchored", []))
     _check_session(session, n_inputs, len(card["emotions"]), onnx_path, kind)
     check_tie(card, session.get_modelmeta().custom_metadata_map, card_path, onnx_path)
@@ -242,7 +239,64 @@ def load_model(folder: str | Path) -> LoadedModel:
     block = card.get("input", {"kind": "features"})
     expert = Expert(str(card.get("classifier", {}).get("name", "model")), block,
                     INPUTS[block["kind"]], prior, 1.0, session)
-    return LoadedModel(folder, card, config, [expert])
+    if "experts" not in card:
+        return LoadedModel(folder, card, config, [expert])
+    entries = card["experts"]
+    first = entries[0]
+    if first["onnx"] != ONNX_NAME:
+        raise ModelError(f"{card_path}: the first expert must be {ONNX_NAME}, "
+                         f"the card names {first['onnx']!r}")
+    experts = [replace(expert, weight=float(first.get("weight", 1.0)),
+                       group=str(first.get("group", "")))]
+    experts += [_extra_expert(folder, e, config, len(card["emotions"])) for e in entries[1:]]
+    fusion = card.get("fusion", {})
+    rule = TrustRule.from_dict(fusion["trust"]) if fusion.get("rule") == "evidence" else None
+    groups = {e.group for e in experts}
+    if rule is not None and groups != {"session", "absolute"}:
+        raise ModelError(f"{card_path}: an evidence fusion needs session and absolute experts, "
+                         f"the card's experts are in groups {sorted(groups)}")
+    return LoadedModel(folder, card, config, experts, rule)
+
+
+def _session(onnx_path: Path) -> Any:
+    import onnxruntime as ort
+
+    try:
+        opts = ort.SessionOptions()
+        # Models are tiny: one thread without spinning keeps an idle daemon idle.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.log_severity_level = 3  # errors only: no graph-optimiser chatter in users' logs
+        return ort.InferenceSession(str(onnx_path), sess_options=opts,
+                                    providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"{onnx_path}: not a loadable ONNX model ({exc})") from exc
+
+
+def _extra_expert(folder: Path, entry: dict, config: FeatureConfig, n_classes: int) -> Expert:
+    """An expert of a multi-expert card beyond the first: its own ONNX file in the folder,
+    checked by its sha256 in the card."""
+    name = str(entry["onnx"])
+    path = folder / name
+    if Path(name).name != name or name.startswith(".") or not path.is_file():
+        raise ModelError(f"{folder / CARD_NAME}: expert {entry.get('name')!r} names ONNX file "
+                         f"{name!r}, which is not a file of the model folder")
+    digest = sha256_file(path)
+    if digest != entry.get("onnx_sha256"):
+        raise ModelError(f"{path}: sha256 {digest[:12]}… does not match the card's "
+                         f"{str(entry['onnx_sha256'])[:12]}… (file changed or corrupt)")
+    block = entry["input"]
+    if block["kind"] not in INPUTS:
+        raise ModelError(f"{folder / CARD_NAME}: expert {entry.get('name')!r} reads input kind "
+                         f"{block['kind']!r}, which this installation cannot compute")
+    norm = entry["normalisation"]
+    prior = Prior.from_dict(norm["prior"]) if norm["method"] == "speaker" else None
+    session = _session(path)
+    n_inputs = prior.n_inputs if prior is not None else int(block["dim"])
+    _check_session(session, n_inputs, n_classes, path, block["kind"])
+    return Expert(str(entry["name"]), block, INPUTS[block["kind"]], prior,
+                  float(entry.get("weight", 1.0)), session, str(entry.get("group", "")))
 
 
 def _check_session(session: Any, n_features: int, n_classes: int, where: Path,

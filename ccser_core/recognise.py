@@ -19,6 +19,7 @@ import numpy as np
 from ccser_core.features import FeatureConfig, Pitch, pitch_of
 from ccser_core.gate import GateConfig, evidence
 from ccser_core.model import LoadedModel
+from ccser_core.trust import diversity
 from ccser_core.vad import dilate, frame_length, speech_flags
 
 #: Less VAD speech than this (seconds) is "no speech": the daemon's default
@@ -84,10 +85,13 @@ def recognise_session(model: LoadedModel, waveforms: Sequence[np.ndarray],
     raws = [model.features(waveforms[i], pitches[i]) for i in spoken]  # one per expert
     if stream:
         session = model.live_session()
-        inputs = [list(x) for x in zip(*[session.step(r) for r in raws], strict=True)]
+        steps = [session.step(r) for r in raws]  # (inputs, trust before the recording)
+        inputs = [list(x) for x in zip(*[x for x, _ in steps], strict=True)]
+        trusts = [t for _, t in steps]
+        proba = model.predict(inputs, None if trusts[0] is None else np.asarray(trusts))
     else:
         inputs = [e.adaptive([r[k] for r in raws]) for k, e in enumerate(model.experts)]
-    proba = model.predict(inputs)
+        proba = model.predict(inputs, _session_trust(model, inputs))
     emotions = model.emotions
     out = list(gated)
     for i, p in zip(spoken, proba, strict=True):
@@ -95,3 +99,11 @@ def recognise_session(model: LoadedModel, waveforms: Sequence[np.ndarray],
         out[i] = replace(gated[i], emotion=emotions[best], confidence=float(p[best]),
                          probabilities=dict(zip(emotions, map(float, p), strict=True)))
     return out
+
+
+def _session_trust(model: LoadedModel, inputs: list[list[np.ndarray]]) -> float | None:
+    """Speaker-adaptive mode: the whole session is the evidence (all its recordings)."""
+    rule, p_abs = model.trust_rule, model.absolute(inputs)
+    if rule is None or p_abs is None:
+        return None
+    return rule.weight(len(p_abs), diversity(p_abs.mean(axis=0)))

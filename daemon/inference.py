@@ -27,13 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ccser_core.audio import WORKING_RATE
-from ccser_core.experts import Stats as StatsOf
+from ccser_core.experts import Snapshot
 from ccser_core.features import Pitch
 from ccser_core.model import LoadedModel
 
 log = logging.getLogger(__name__)
-
-Stats = list[StatsOf]  # one per expert
 
 
 @dataclass(frozen=True)
@@ -72,6 +70,7 @@ class Classifier:
         self._previous: tuple[int, np.ndarray] | None = None
         # utterance id, and per window the unit each expert's statistics would learn
         self._learn: tuple[int, list[list[np.ndarray]]] = (-1, [])
+        self._heard: list[np.ndarray] = []  # its windows' absolute-expert probabilities
 
     def warm_up(self, seconds: float) -> None:
         """Run the feature code once (JIT compilation, caches) so the first real window
@@ -85,28 +84,36 @@ class Classifier:
         """Every expert's raw input (a feature vector, (T, D) frames, an embedding...)."""
         return self.model.features(samples, pitch)
 
-    def snapshot(self) -> Stats:
-        return self.session.stats()
+    def snapshot(self) -> Snapshot:
+        return self.session.snapshot()
 
-    def end_utterance(self, utterance_id: int) -> Stats:
-        """At an utterance's end, in stream order: the statistics it is normalised with
-        (those before it); then the session learns it once, as the mean of its windows'
-        units (vectors; for a sequence input, their mean frames)."""
-        stats = self.snapshot()
+    def end_utterance(self, utterance_id: int) -> Snapshot:
+        """At an utterance's end, in stream order: the statistics and trust it is judged
+        with (those before it); then the session learns it once, as the mean of its
+        windows' units (vectors; for a sequence input, their mean frames) and, under an
+        evidence rule, the mean of its windows' absolute-expert probabilities."""
+        snap = self.snapshot()
         uid, units = self._learn
         if uid == utterance_id and units:
             self.session.update([np.mean(u, axis=0) for u in zip(*units, strict=True)])
-        self._learn = (-1, [])
-        return stats
+            if self._heard:
+                self.session.learn_evidence(np.mean(self._heard, axis=0))
+        self._learn, self._heard = (-1, []), []
+        return snap
 
     def window(self, job: Job) -> Result:
         """Normalise with the statistics of the earlier utterances; remember this window's
         units for when its utterance ends."""
         raws = self.features(job.samples, job.pitch)
         if self._learn[0] != job.utterance_id:
-            self._learn = (job.utterance_id, [])
+            self._learn, self._heard = (job.utterance_id, []), []
         self._learn[1].append([e.unit(r) for e, r in zip(self.model.experts, raws, strict=True)])
-        proba = self.model.predict_one(self.session.inputs(raws))
+        inputs = self.session.inputs(raws)
+        if self.session.rule is not None:
+            p_abs = self.model.absolute([[x] for x in inputs])
+            if p_abs is not None:
+                self._heard.append(p_abs[0])
+        proba = self.model.predict_one(inputs, self.session.trust())
         if self.smoothing > 0:
             prev = self._previous
             if prev is not None and prev[0] == job.utterance_id:
@@ -114,10 +121,10 @@ class Classifier:
             self._previous = (job.utterance_id, proba)
         return Result(job, proba / proba.sum(), raws[0])
 
-    def utterance(self, job: Job, stats: Stats) -> Result:
+    def utterance(self, job: Job, snap: Snapshot) -> Result:
         """Whole-utterance inputs, normalised with a snapshot; never updates statistics."""
         raws = self.features(job.samples)
-        proba = self.model.predict_one(self.session.inputs(raws, stats))
+        proba = self.model.predict_one(self.session.inputs(raws, snap.stats), snap.trust)
         return Result(job, proba / proba.sum(), raws[0])
 
 
@@ -217,7 +224,7 @@ class InferenceWorker:
         self.on_result(self.classifier.window(job))
         self.done["window"] += 1
 
-    def _utterance(self, item: tuple[Job, Stats]) -> None:
+    def _utterance(self, item: tuple[Job, Snapshot]) -> None:
         # Live: start between windows, since both threads share the GIL and windows
         # are the latency-critical path. Lossless replay wants throughput instead.
         if not self._windows.lossless:

@@ -117,8 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "rnn, a recurrent network over frame features, needs PyTorch "
                         "(pip install 'ccser[deep]') and is scored on held-out speakers")
     m.add_argument("--fuse", action="store_true",
-                   help="the model is all --models together, their probabilities averaged "
-                        "(late fusion), instead of the best by CV; for now with --no-export")
+                   help="the model is all --models together (late fusion), instead of the best "
+                        "by CV: probabilities averaged, or, when session-normalised models (logreg, "
+                        "svc, ...) meet pretrained-encoder ones (whisper-base, whisper-tiny.en), "
+                        "mixed per utterance by session evidence (README: adaptation that never "
+                        "hurts); one model folder of several ONNX graphs")
     m.add_argument("--cv", choices=CV_KINDS, default="speaker",
                    help="within-corpus evaluation scheme when --test is omitted (default %(default)s)")
     m.add_argument("--folds", type=int, default=5, help="CV folds (default %(default)s)")
@@ -163,9 +166,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if value < 1 or (name == "--folds" and value < 2):
             raise ValueError(f"{name} must be at least {2 if name == '--folds' else 1}")
     models = parse_models(args.models)
-    if args.fuse and len(models) > 1 and not args.no_export:
-        raise ValueError("--fuse: a model folder of several experts' graphs cannot be written "
-                         "yet; add --no-export to evaluate the fusion")
     if RNN in models and importlib.util.find_spec("torch") is None:
         raise ValueError("--models rnn needs PyTorch: pip install 'ccser[deep]' (README: "
                          "Sequence model)")

@@ -3,6 +3,7 @@ write the model folder (model.onnx + model.json) with a confusion-matrix PNG."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from ccser_core.emotions import initials
 from ccser_core.errors import CcserError
 from ccser_core.features import feature_spec, fingerprint
 from ccser_core.gate import GateConfig
-from ccser_core.model import CARD_SCHEMA_VERSION, write_model_folder
+from ccser_core.model import CARD_SCHEMA_VERSION, ONNX_NAME, write_model_folder
 from ccser_core.normalisation import Prior
 from training.config import TrainConfig
 from training.data import CorpusData
@@ -133,12 +134,12 @@ def expert_block(cfg: TrainConfig, name: str, input_block: dict, prior: Prior | 
     }
 
 
-def export_model(cfg: TrainConfig, graphs: list[Graph], cv_uar: float, report: dict,
-                 train_parts: list[CorpusData]) -> dict:
-    """Write the model folder of a run's model (its experts' graphs) atomically."""
-    if len(graphs) != 1:
-        raise ExportError(f"a model of {len(graphs)} graphs "
-                          f"({', '.join(g.name for g in graphs)}) cannot be written yet")
+def export_model(cfg: TrainConfig, graphs: list[Graph], fusion: dict, cv_uar: float,
+                 report: dict, train_parts: list[CorpusData]) -> dict:
+    """Write the model folder of a run's model atomically: the first expert's graph is
+    model.onnx (the card's top-level input, normalisation and classifier); a model of
+    several experts lists them all in `experts`, each further one in its own ONNX file
+    with its sha256, and `fusion` says how their probabilities combine."""
     graph = graphs[0]
     block = graph.block
     card = {**build_card(cfg, cv_uar, report, train_parts),
@@ -146,7 +147,22 @@ def export_model(cfg: TrainConfig, graphs: list[Graph], cv_uar: float, report: d
             "classifier": {**block["classifier"], "cv_uar": cv_uar}, "onnx_check": graph.check}
     if block["input"]["kind"] != "features":
         card["input"] = block["input"]
-    return write_with_confusion(cfg, graph.onnx, card, report, graph.name)
+    files = {}
+    if len(graphs) > 1:
+        entries = []
+        for i, g in enumerate(graphs):
+            entry = {"name": g.name, "onnx": ONNX_NAME, "input": g.block["input"],
+                     "normalisation": g.block["normalisation"],
+                     "classifier": g.block["classifier"], "onnx_check": g.check,
+                     "group": g.block.get("group", ""), "weight": g.block.get("weight", 1.0)}
+            if i:
+                entry["onnx"] = f"expert-{i}.onnx"
+                entry["onnx_sha256"] = hashlib.sha256(g.onnx).hexdigest()
+                files[entry["onnx"]] = g.onnx
+            entries.append(entry)
+        card["experts"], card["fusion"] = entries, fusion
+    return write_with_confusion(cfg, graph.onnx, card, report, "+".join(g.name for g in graphs),
+                                files)
 
 
 def build_card(cfg: TrainConfig, cv_uar: float, report: dict,
@@ -203,14 +219,14 @@ def _card_metrics(block: dict) -> dict:
 
 
 def write_with_confusion(cfg: TrainConfig, onnx_bytes: bytes, card: dict, report: dict,
-                         name: str) -> dict:
+                         name: str, files: dict[str, bytes] | None = None) -> dict:
     """Write the model folder with its confusion-matrix PNG (first test corpus, else CV).
     The PNG is rendered first: the folder is swapped in whole, never half old, half new."""
     out = cfg.output or default_output(cfg)
     first = next(iter(report["results"].items()), None)
     cm = first[1]["confusion_matrix"] if first else (report["within_corpus"] or {}).get(
         "confusion_matrix")
-    files = {}
+    files = dict(files or {})
     if cm is not None:
         where = f"test {first[0]}" if first else "within-corpus CV"
         files["confusion.png"] = confusion_png(np.array(cm), list(cfg.emotions),

@@ -104,7 +104,8 @@ def _run(cfg: TrainConfig, extra: dict) -> dict:
     }
     if cfg.export:
         t2 = time.perf_counter()
-        report["export"] = export_model(cfg, model.graphs(run), model.cv_uar_, report, run.train)
+        report["export"] = export_model(cfg, model.graphs(run), model.fusion_block(),
+                                        model.cv_uar_, report, run.train)
         timings["export_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
     report["timings"] = timings

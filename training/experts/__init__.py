@@ -11,6 +11,7 @@ import importlib
 
 from training.config import TrainConfig
 from training.experts.base import Expert, Fused
+from training.experts.evidence import EvidenceFused
 from training.models import ENCODERS, MODELS, RNN, STACKING
 
 #: --models name -> module building its experts (imported only when a run names it).
@@ -35,8 +36,13 @@ def candidates(cfg: TrainConfig) -> list[Expert]:
 
 
 def model(cfg: TrainConfig, experts: list[Expert]) -> Expert:
-    """The run's model from its fitted candidates: all of them fused with equal weights
-    (`--fuse`), else the best by training-corpus CV UAR."""
+    """The run's model from its fitted candidates: all of them fused (`--fuse`; session-
+    normalised and absolute experts mixed by session evidence, otherwise equal weights),
+    else the best by training-corpus CV UAR."""
     if cfg.fuse and len(experts) > 1:
+        session = [e for e in experts if e.live]
+        absolute = [e for e in experts if not e.live]
+        if session and absolute:  # adaptation weighted by session evidence
+            return EvidenceFused(session, absolute, lambda: candidates(cfg))
         return Fused(experts)
     return max(experts, key=lambda e: e.cv_uar_)

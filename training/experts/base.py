@@ -111,6 +111,10 @@ class Expert(ABC):
         """The experts a composition is made of; an expert is its own only member."""
         return [self]
 
+    def fusion_block(self) -> dict:
+        """The card's `fusion`: how the exported graphs' probabilities combine."""
+        return {"rule": "weights"}
+
 
 def fit_members(experts: list[Expert], run: RunData) -> None:
     """Fit the members of a composition that are not fitted yet (members are shared:
