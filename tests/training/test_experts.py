@@ -12,11 +12,14 @@ import pytest
 
 import training.experts
 from ccser_core.audio import load_audio
+from ccser_core.encoders import EncoderSpec
 from ccser_core.errors import ModelError
 from ccser_core.model import load_model
 from ccser_core.recognise import recognise_session
+from daemon.inference import Classifier
 from training import cli
 from training.config import TrainConfig
+from training.embeddings import embed_files
 from training.experts.base import Expert, Fused, Within
 from training.models import ALL_MODELS
 
@@ -102,7 +105,12 @@ def test_a_fused_model_of_session_and_encoder_experts_is_one_folder_that_runs(
     model = load_model(out)
     assert [e.group for e in model.experts] == ["session", "absolute"]
     assert model.trust_rule is not None
-    y = load_audio(next((fake_corpora / "emodb").rglob("*.wav")))
+    path = next((fake_corpora / "emodb").rglob("*.wav"))
+    y = load_audio(path)
+    # The daemon's embedding of a window is training's embedding of the same samples.
+    spec = EncoderSpec.from_dict(model.experts[1].block["encoder"])
+    offline = embed_files([str(path)], spec, tmp_path / "cache", model.feature_config, 1, True, "t")
+    np.testing.assert_array_equal(Classifier(model).features(y)[1], offline[0])
     for stream in (False, True):
         result = recognise_session(model, [y, y], stream=stream)[0]
         assert result.emotion in ("angry", "sad") and sum(result.probabilities.values()) == \
