@@ -77,8 +77,10 @@ class EvidenceFused(Expert):
         played: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], str]] = []
         for held in run.train:
             others = [p for p in run.train if p is not held]
+            # Three search folds: the rule needs honest probabilities, not the best grid point.
+            search = replace(run.cfg.search, folds=min(run.cfg.search.folds, 3))
             sub = RunData(replace(run.cfg, train=tuple(p.name for p in others),
-                                  test=(held.name,), export=False),
+                                  test=(held.name,), export=False, search=search),
                           others, [held], run.cache, shared=_corpus_memos(run))
             fresh = self.candidates()
             fit_members(fresh, sub)
