@@ -183,7 +183,7 @@ def test_failed_runs_leave_an_exported_model_intact(capsys, tmp_path, fake_corpo
     def refuse(*args, **kwargs):
         raise training.export.ExportError("ONNX export disagrees with scikit-learn (test)")
 
-    monkeypatch.setattr(training.export, "check_agreement", refuse)
+    monkeypatch.setattr(training.experts.functional, "check_agreement", refuse)
     rc, _, err = train(capsys, tmp_path, *good, "--models", "svc", cache=shared_cache)
     assert rc == 1 and "disagrees" in one_error_line(err)
     assert snapshot(tmp_path / "model") == before
