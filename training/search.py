@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_sample_weight
 
 from ccser_core.errors import CorpusError
-from training.models import MODELS, STACKING, make_pipeline
+from training.models import MODELS, STACKING, ModelSpec, make_pipeline
 
 CV_KINDS = ("speaker", "kfold", "shuffle", "stratified")
 
@@ -137,8 +137,9 @@ def _fit_inputs(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
 
 def grid_search(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
-                settings: SearchSettings) -> SearchResult:
-    spec = MODELS[name]
+                settings: SearchSettings, spec: ModelSpec | None = None) -> SearchResult:
+    """Grid search of family `name` (its `MODELS` entry, or `spec`) by grouped CV UAR."""
+    spec = spec or MODELS[name]
     balanced = settings.balance == "weights" and spec.balancing == "class_weight"
     pipe = make_pipeline(spec.build(balanced, settings.seed), settings.select_k, settings.pca,
                          settings.seed)
