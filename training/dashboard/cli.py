@@ -68,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"here (default {d.output_dir})")
     p.add_argument("--model", type=Path, default=default_model_dir(), metavar="DIR",
                    help="the default model for recognition (default %(default)s)")
-    p.add_argument("--corpus-dir", type=Path, default=os.environ.get("CCSER_CORPORA") or None,
+    p.add_argument("--corpus-dir", type=Path, default=None,
                    help="folder holding ravdess/, emodb/, ... for the Train panel "
-                        "(default $CCSER_CORPORA)")
+                        "(default $CCSER_CORPORA when that is a folder; else no Train panel)")
     p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb,
                    help="largest upload, all files of one request together (default %(default)s)")
     p.add_argument("--max-files", type=int, default=d.max_files,
@@ -104,6 +104,9 @@ def config_from_args(args: argparse.Namespace) -> DashboardConfig:
             raise ValueError(f"{flag} must be at least {low}")
     if args.corpus_dir is not None and not Path(args.corpus_dir).is_dir():
         raise ValueError(f"--corpus-dir {args.corpus_dir}: not a folder")
+    if args.corpus_dir is None and os.environ.get("CCSER_CORPORA"):
+        env = Path(os.environ["CCSER_CORPORA"])  # a default, not a request: absent -> no panel
+        args.corpus_dir = env if env.is_dir() else None
     return DashboardConfig(
         connect=args.connect, host=host, port=port,
         models_dirs=tuple(args.models_dir) or DashboardConfig().models_dirs,

@@ -103,3 +103,12 @@ def test_systemd_analyze_verify(tmp_path):
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "ccser-dashboard.service" not in proc.stderr, proc.stderr
+
+
+def test_a_missing_ccser_corpora_folder_only_hides_the_train_panel(monkeypatch, tmp_path):
+    """$CCSER_CORPORA is a default (a fresh clone has no ../shared/corpora): a folder that
+    is not there means no Train panel, not a failed start."""
+    monkeypatch.setenv("CCSER_CORPORA", str(tmp_path / "absent"))
+    assert config().corpus_dir is None
+    monkeypatch.setenv("CCSER_CORPORA", str(tmp_path))
+    assert config().corpus_dir == tmp_path
