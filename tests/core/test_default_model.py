@@ -17,16 +17,16 @@ def test_default_model_card_records_cross_corpus_figures_and_licences():
     for block in figures.values():
         assert block["uar"] > block["chance_uar"] and "uar_streaming" in block
     assert {c["name"] for c in card["training"]["corpora"]} == {"ravdess", "emodb", "savee",
-                                                                "casia"}
+                                                                "casia", "nemo"}
     assert all(c["licence"] for c in card["training"]["corpora"])
 
 
 def test_default_model_card_records_leave_one_corpus_out_per_session_kind():
     card = load_model(default_model_dir()).card
     loco = card["metrics"]["loco"]
-    assert set(loco) == {"ravdess", "emodb", "savee", "casia"}
+    assert set(loco) == {"ravdess", "emodb", "savee", "casia", "nemo"}
     for corpus, block in loco.items():
-        assert corpus not in block["train"] and len(block["train"]) == 3
+        assert corpus not in block["train"] and len(block["train"]) == 4
         kinds = block["sessions"]
         assert {"balanced", "single", "cold", "worst"} <= set(kinds)
         assert kinds["worst"]["uar"] == min(v for k, v in kinds.items() if k != "worst")
@@ -37,3 +37,15 @@ def test_default_model_reads_prosody_anchored_to_its_prior_and_gates_non_speech(
     prior = model.experts[0].prior
     assert prior.anchored and prior.n_inputs == model.card["n_features"] + len(prior.anchored)
     assert model.card["speech_gate"] == model.gate().to_dict()
+
+
+def test_default_model_mixes_session_and_encoder_experts_by_evidence():
+    """The default reads the hand-crafted features (session-normalised) and two packaged
+    Whisper encoders (absolute), whose provenance and licences the card names."""
+    model = load_model(default_model_dir())
+    assert [e.group for e in model.experts] == ["session", "absolute", "absolute"]
+    encoders = [e.block["encoder"] for e in model.experts if e.block["kind"] == "embedding"]
+    assert {e["name"] for e in encoders} == {"whisper-base", "whisper-tiny.en"}
+    assert all(len(e["sha256"]) == 64 and "MIT" in e["licence"] for e in encoders)
+    rule = model.trust_rule
+    assert rule is not None and rule.weight(0, 1.0) == 0.0  # a cold start is absolute alone

@@ -99,7 +99,8 @@ def test_models_lists_the_default_and_the_models_dir_with_readable_cards(app):
     default, copy = models
     assert default["is_default"] and not copy["is_default"]
     assert default["emotions"] == ["neutral", "happy", "sad", "angry"]
-    assert {c["name"] for c in default["corpora"]} == {"ravdess", "emodb", "savee", "casia"}
+    assert {c["name"] for c in default["corpora"]} == {"ravdess", "emodb", "savee", "casia",
+                                                       "nemo"}
     kinds = {(row["kind"], row["name"]) for row in default["metrics"]}
     assert ("cross_corpus", "ravdess->emodb") in kinds and ("cross_corpus", "emodb->ravdess") in kinds
     assert copy["confusion"][0]["title"] == "test emodb"
