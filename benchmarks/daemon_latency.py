@@ -180,12 +180,17 @@ def main() -> int:
             print(f"using a synthetic model: {exc}", file=sys.stderr)
             model = build_model(Path(tmp) / "model")
             note = f"synthetic test model ({args.model.name} did not load)"
+        # A model with pretrained-encoder experts runs an encoder per window: own targets.
+        encoder = any(e.block["kind"] == "embedding" for e in load_model(model).experts)
         wav = Path(tmp) / "replay.wav"
         total = replay_file(Path(corpora), args.seconds, wav)
         rt = run(model, wav, realtime=True)
         fast = run(model, wav, realtime=False)
+    target = ({"p95": "<= 50 ms", "cpu": "<= 30 %", "rss": "<= 400 MB", "speed": ">= 20x"}
+              if encoder else
+              {"p95": "<= 30 ms", "cpu": "<= 15 %", "rss": "<= 200 MB", "speed": ">= 50x"})
     rows = [
-        ("p95 latency, sliding-window end -> subscriber", f"{rt['latency_p95']:.1f} ms", "<= 30 ms"),
+        ("p95 latency, sliding-window end -> subscriber", f"{rt['latency_p95']:.1f} ms", target["p95"]),
         ("p50 / max latency", f"{rt['latency_p50']:.1f} / {rt['latency_max']:.1f} ms",
          "max <= 100 ms"),
         ("first sliding window of an utterance, p95 / max "
@@ -197,11 +202,11 @@ def main() -> int:
          f"{rt['onset_p50']:.0f} / {rt['onset_p95']:.0f} ms", ""),
         ("utterance event after speech end, p50 (includes 300 ms hangover)",
          f"{rt['utterance_p50']:.0f} ms", ""),
-        ("CPU at real time", f"{rt['cpu_pct']:.1f} % of one core", "<= 15 %"),
-        ("peak RSS", f"{max(rt['peak_mb'], fast['peak_mb']):.0f} MB", "<= 200 MB"),
+        ("CPU at real time", f"{rt['cpu_pct']:.1f} % of one core", target["cpu"]),
+        ("peak RSS", f"{max(rt['peak_mb'], fast['peak_mb']):.0f} MB", target["rss"]),
         ("  of which `import` + one `extract` alone (numpy, scipy.fft, webrtcvad)",
          f"{library_floor_mb():.0f} MB", ""),
-        ("speed with --no-realtime", f"{fast['speed']:.0f}x real time", ">= 50x"),
+        ("speed with --no-realtime", f"{fast['speed']:.0f}x real time", target["speed"]),
         ("windows (sliding) / utterances / dropped / overflows",
          f"{rt['windows']} ({rt['sliding']}) / {rt['utterances']} / {rt['dropped']} / "
          f"{rt['overflows']}", ""),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 ENV = "CCSER_ENCODER_CACHE"  # overrides the folder
 META = "ccser-encoder.json"
+FORMAT = 2  # of an entry: the cut model (layers, and the decoder's vocabulary)
 
 
 def cache_root() -> Path:
@@ -39,7 +40,7 @@ def read(name: str, sha256: str, layer: int) -> tuple[Path, dict] | None:
     folder = entry(name, sha256, layer)
     try:
         meta = json.loads((folder / META).read_text())
-        if meta.get("sha256") != sha256 or meta.get("layer") != layer:
+        if (meta.get("sha256"), meta.get("layer"), meta.get("format")) != (sha256, layer, FORMAT):
             return None
         digest = hashlib.sha256()
         with (folder / "model.bin").open("rb") as fh:
@@ -62,7 +63,7 @@ def write(name: str, sha256: str, layer: int, cut: bytes, extras: dict[str, byte
             (tmp / "model.bin").write_bytes(cut)
             for file, data in extras.items():
                 (tmp / file).write_bytes(data)
-            info = {**meta, "sha256": sha256, "layer": layer,
+            info = {**meta, "sha256": sha256, "layer": layer, "format": FORMAT,
                     "cut_sha256": hashlib.sha256(cut).hexdigest()}
             (tmp / META).write_text(json.dumps(info, indent=1))
             if folder.exists():

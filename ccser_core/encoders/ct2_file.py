@@ -78,10 +78,26 @@ def layer_counts(data: bytes | bytearray) -> dict[str, int]:
     return counts
 
 
-def truncate(data: bytes | bytearray, encoder_layers: int, decoder_layers: int = 1) -> bytes:
+def _rows(raw: memoryview, shape: tuple[int, ...], rows: list[int]) -> bytes:
+    """A 2-D variable's record with only `rows` (same name and dtype)."""
+    (n,) = struct.unpack_from("<H", raw, 0)
+    start = 2 + n + 1 + 4 * len(shape)  # name, rank, dims
+    dtype = raw[start]
+    data = raw[start + 5:]
+    width = len(data) // shape[0]
+    body = b"".join(data[r * width:(r + 1) * width] for r in rows)
+    return b"".join([bytes(raw[:3 + n - 1]), struct.pack("<B", 2),
+                     struct.pack("<2I", len(rows), shape[1]), struct.pack("<B", dtype),
+                     struct.pack("<I", len(body)), body])
+
+
+def truncate(data: bytes | bytearray, encoder_layers: int, decoder_layers: int = 1,
+             token_rows: list[int] | None = None) -> bytes:
     """The model file with only the first `encoder_layers` encoder layers (its output is
     that layer, then the final layer norm) and `decoder_layers` decoder layers (unused by
-    an encoder-only caller; kept so the runtime can build the model)."""
+    an encoder-only caller; kept so the runtime can build the model). `token_rows`: keep
+    only these rows of the decoder's token embedding (51865 x 512 for base, two thirds of
+    the file), with a vocabulary of the same tokens: the encoder's output is unchanged."""
     header, records, trailer = _split(data)
     keep = {"encoder": encoder_layers, "decoder": decoder_layers}
 
@@ -89,7 +105,9 @@ def truncate(data: bytes | bytearray, encoder_layers: int, decoder_layers: int =
         m = _LAYER.match(name)
         return m is None or int(m[2]) < keep[m[1]]
 
-    chosen = [raw for name, _, raw in records if kept(name)]
+    chosen = [_rows(raw, shape, token_rows) if token_rows is not None and
+              name == "decoder/embeddings/weight" else raw
+              for name, shape, raw in records if kept(name)]
     return b"".join([header, struct.pack("<I", len(chosen)), *chosen, trailer])
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import threading
 from dataclasses import asdict, dataclass, fields
@@ -189,6 +190,20 @@ class WhisperEncoder:
         return np.concatenate([frames.mean(axis=0), frames.std(axis=0)]).astype(np.float32)
 
 
+def _encoder_vocabulary(extras: dict[str, bytes]) -> tuple[list[int], dict[str, bytes]]:
+    """Token rows an encoder-only model keeps, and the files with that vocabulary: the
+    special tokens the runtime looks up at load, and a few ordinary ones. The decoder
+    never runs, so its 51865-token embedding (two thirds of the file) is dead weight."""
+    name = next(k for k in extras if k.startswith("vocabulary."))
+    tokens = json.loads(extras[name]) if name.endswith(".json") else \
+        extras[name].decode("utf-8").splitlines()
+    rows = [i for i, t in enumerate(tokens)
+            if i < 64 or (t.startswith("<|") and not t[2:3].isdigit())]
+    kept = [tokens[i] for i in rows]
+    data = json.dumps(kept).encode() if name.endswith(".json") else "\n".join(kept).encode()
+    return rows, {**{k: v for k, v in extras.items() if k != "tokenizer.json"}, name: data}
+
+
 def sha256(data: bytes | bytearray) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -219,7 +234,8 @@ def load_encoder(name: str, layer: int | None = None, expect_sha256: str | None 
         raise ModelError(f"encoder {name!r} has layers 1..{total}; layer {layer} asked for")
     licence = BUNDLES[name].licence if name in BUNDLES else ""
     spec = EncoderSpec(name, digest, layer, ct2_file.encoder_width(model_bin), licence, source)
-    cut = ct2_file.truncate(model_bin, layer)
+    rows, extras = _encoder_vocabulary(extras)
+    cut = ct2_file.truncate(model_bin, layer, token_rows=rows)
     del model_bin  # the full file (145 MB for base) need not outlive the cut copy
     written = None if folder is not None else cache.write(
         name, digest, layer, cut, extras, {"dim": spec.dim, "licence": licence, "source": source})
