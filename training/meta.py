@@ -21,7 +21,8 @@ FIELDS = ("path", "emotion", "speaker", "corpus")
 
 
 def folder_signature(path: Path) -> str:
-    """Hash of the audio files under a folder (or of a CSV file's bytes and stat)."""
+    """Hash of the audio files under a folder and the label tables beside them (nEMO's
+    data.tsv: a relabelled row must rebuild the listing), or of a CSV file's stat."""
     h = hashlib.sha256()
     if path.is_file():
         st = path.stat()
@@ -29,7 +30,7 @@ def folder_signature(path: Path) -> str:
         return h.hexdigest()
     h.update(os.fsencode(path.resolve()))  # fsencode: file names need not be UTF-8
     for p in sorted(path.rglob("*")):
-        if p.suffix.lower() in AUDIO_SUFFIXES:
+        if p.suffix.lower() in (*AUDIO_SUFFIXES, ".tsv", ".csv"):
             st = p.stat()
             h.update(os.fsencode(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n"))
     return h.hexdigest()

@@ -36,3 +36,22 @@ def test_damaged_metadata_cache_is_rebuilt(copy_corpus, tmp_path):
     side.write_text("{not json")
     again, rebuilt = load_metadata("emodb", root, cache)
     assert rebuilt and again == listing
+
+
+def test_a_relabelled_row_of_a_label_table_rebuilds_the_listing(tmp_path, emotional_speech,
+                                                                 write_audio):
+    """nEMO's labels live in data.tsv: editing a row, with no audio touched, is a change."""
+    root = tmp_path / "nemo"
+    for name in ("EB0_anger_1", "EB0_sadness_2"):
+        write_audio(root / "samples" / f"{name}.wav", emotional_speech("angry", 16000, 0.5, 1),
+                    16000)
+    header = "file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage\n"
+    table = root / "data.tsv"
+    table.write_text(header + "EB0_anger_1.wav\tanger\ta\ta\tEB0\tfemale\t27\n"
+                     "EB0_sadness_2.wav\tsadness\tb\tb\tEB0\tfemale\t27\n")
+    cache = tmp_path / "cache"
+    listing, _ = load_metadata("nemo", root, cache)
+    assert sorted(u.emotion for u in listing.utterances) == ["angry", "sad"]
+    table.write_text(table.read_text().replace("\tsadness\t", "\tneutral\t"))
+    relabelled, rebuilt = load_metadata("nemo", root, cache)
+    assert rebuilt and sorted(u.emotion for u in relabelled.utterances) == ["angry", "neutral"]
