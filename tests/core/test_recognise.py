@@ -1,5 +1,7 @@
 """recognise_session: the no-speech gate, session normalisation and per-recording results."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -7,13 +9,20 @@ from ccser_core.features import FeatureConfig, extract
 from ccser_core.model import default_model_dir, load_model
 from ccser_core.normalisation import SpeakerNormaliser, StreamingNormaliser
 from ccser_core.recognise import MIN_SPEECH_S, recognise_session, speech_gate, voiced_segments
+from ccser_core.trust import diversity, mix
 
 SR = 16000
 
 
 @pytest.fixture(scope="module")
-def model():
+def default():
     return load_model(default_model_dir())
+
+
+@pytest.fixture(scope="module")
+def model(default):
+    """The default's session-normalised expert alone (its normalisation is tested here)."""
+    return replace(default, experts=[replace(default.experts[0], group="")], trust_rule=None)
 
 
 def test_voiced_segments_are_runs_in_seconds():
@@ -59,3 +68,28 @@ def test_stream_mode_normalises_each_recording_by_those_before_it(model, speech)
     got = np.array([list(r.probabilities.values()) for r in results])
     np.testing.assert_allclose(got, expected, atol=1e-9)
     assert recognise_session(model, []) == []
+
+
+def test_the_fused_default_mixes_its_groups_by_the_sessions_evidence(default, speech):
+    """Adaptive mode: the whole session is the evidence; each group averaged, then mixed."""
+    voices = [speech(SR, 1.6, f0=f0) for f0 in (110, 150, 200, 260)]
+    got = np.array([list(r.probabilities.values())
+                    for r in recognise_session(default, voices)])
+    raws = [default.features(v) for v in voices]
+    inputs = [e.adaptive([r[k] for r in raws]) for k, e in enumerate(default.experts)]
+    p_sess = default.experts[0].predict_proba(inputs[0])
+    p_abs = np.mean([e.predict_proba(x) for e, x in zip(default.experts[1:], inputs[1:],
+                                                         strict=True)], axis=0)
+    w = default.trust_rule.weight(len(voices), diversity(p_abs.mean(axis=0)))
+    np.testing.assert_allclose(got, mix(p_abs, p_sess, w), atol=1e-9)
+    # One recording: no earlier evidence in stream mode, so the absolute group alone.
+    alone = recognise_session(default, voices[:1], stream=True)[0]
+    np.testing.assert_allclose(list(alone.probabilities.values()), p_abs_of(default, voices[0]),
+                               atol=1e-9)
+
+
+def p_abs_of(model, y):
+    raws = model.features(y)
+    return np.mean([e.predict_proba(e.model_input(r, None))[0]
+                    for e, r in zip(model.experts, raws, strict=True) if e.group == "absolute"],
+                   axis=0)
