@@ -40,12 +40,12 @@ def test_default_model_reads_prosody_anchored_to_its_prior_and_gates_non_speech(
 
 
 def test_default_model_mixes_session_and_encoder_experts_by_evidence():
-    """The default reads the hand-crafted features (session-normalised) and two packaged
-    Whisper encoders (absolute), whose provenance and licences the card names."""
+    """The default reads the hand-crafted features (session-normalised) and the packaged
+    Whisper base encoder (absolute), whose provenance and licence the card names."""
     model = load_model(default_model_dir())
-    assert [e.group for e in model.experts] == ["session", "absolute", "absolute"]
-    encoders = [e.block["encoder"] for e in model.experts if e.block["kind"] == "embedding"]
-    assert {e["name"] for e in encoders} == {"whisper-base", "whisper-tiny.en"}
-    assert all(len(e["sha256"]) == 64 and "MIT" in e["licence"] for e in encoders)
+    assert [e.group for e in model.experts] == ["session", "absolute"]
+    encoder = model.experts[1].block["encoder"]
+    assert encoder["name"] == "whisper-base" and encoder["layer"] == 3
+    assert len(encoder["sha256"]) == 64 and "MIT" in encoder["licence"]
     rule = model.trust_rule
     assert rule is not None and rule.weight(0, 1.0) == 0.0  # a cold start is absolute alone

@@ -80,12 +80,18 @@ def test_the_fused_default_mixes_its_groups_by_the_sessions_evidence(default, sp
     p_sess = default.experts[0].predict_proba(inputs[0])
     p_abs = np.mean([e.predict_proba(x) for e, x in zip(default.experts[1:], inputs[1:],
                                                          strict=True)], axis=0)
+    assert w_between(default, p_abs, len(voices))
     w = default.trust_rule.weight(len(voices), diversity(p_abs.mean(axis=0)))
     np.testing.assert_allclose(got, mix(p_abs, p_sess, w), atol=1e-9)
     # One recording: no earlier evidence in stream mode, so the absolute group alone.
     alone = recognise_session(default, voices[:1], stream=True)[0]
     np.testing.assert_allclose(list(alone.probabilities.values()), p_abs_of(default, voices[0]),
                                atol=1e-9)
+
+
+def w_between(model, p_abs, n):
+    w = model.trust_rule.weight(n, diversity(p_abs.mean(axis=0)))
+    return 0.0 <= w <= model.trust_rule.w_max
 
 
 def p_abs_of(model, y):
