@@ -230,7 +230,7 @@ def load_model(folder: str | Path) -> LoadedModel:
     if card["n_features"] != n_features:
         raise ModelError(f"{card_path}: n_features {card['n_features']} but its feature_config "
                          f"gives {n_features}{' frame columns' if kind == 'frames' else ''}")
-    session = _session(onnx_path)
+    session = onnx_session(onnx_path)
     n_inputs = n_features + len(card["normalisation"].get("prior", {}).get("anchored", []))
     _check_session(session, n_inputs, len(card["emotions"]), onnx_path, kind)
     check_tie(card, session.get_modelmeta().custom_metadata_map, card_path, onnx_path)
@@ -258,7 +258,9 @@ def load_model(folder: str | Path) -> LoadedModel:
     return LoadedModel(folder, card, config, experts, rule)
 
 
-def _session(onnx_path: Path) -> Any:
+def onnx_session(onnx_path: Path | bytes) -> Any:
+    """An onnxruntime session as ccser runs every graph: one thread, no spinning, and
+    only errors logged (no graph-optimiser chatter in users' terminals)."""
     import onnxruntime as ort
 
     try:
@@ -268,10 +270,12 @@ def _session(onnx_path: Path) -> Any:
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3  # errors only: no graph-optimiser chatter in users' logs
-        return ort.InferenceSession(str(onnx_path), sess_options=opts,
+        source = onnx_path if isinstance(onnx_path, bytes) else str(onnx_path)
+        return ort.InferenceSession(source, sess_options=opts,
                                     providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ModelError(f"{onnx_path}: not a loadable ONNX model ({exc})") from exc
+        where = "ONNX bytes" if isinstance(onnx_path, bytes) else onnx_path
+        raise ModelError(f"{where}: not a loadable ONNX model ({exc})") from exc
 
 
 def _extra_expert(folder: Path, entry: dict, config: FeatureConfig, n_classes: int) -> Expert:
@@ -292,7 +296,7 @@ def _extra_expert(folder: Path, entry: dict, config: FeatureConfig, n_classes: i
                          f"{block['kind']!r}, which this installation cannot compute")
     norm = entry["normalisation"]
     prior = Prior.from_dict(norm["prior"]) if norm["method"] == "speaker" else None
-    session = _session(path)
+    session = onnx_session(path)
     n_inputs = prior.n_inputs if prior is not None else int(block["dim"])
     _check_session(session, n_inputs, n_classes, path, block["kind"])
     return Expert(str(entry["name"]), block, INPUTS[block["kind"]], prior,

@@ -18,7 +18,7 @@ from ccser_core.emotions import initials
 from ccser_core.errors import CcserError
 from ccser_core.features import feature_spec, fingerprint
 from ccser_core.gate import GateConfig
-from ccser_core.model import CARD_SCHEMA_VERSION, ONNX_NAME, write_model_folder
+from ccser_core.model import CARD_SCHEMA_VERSION, ONNX_NAME, onnx_session, write_model_folder
 from ccser_core.normalisation import Prior
 from training.config import TrainConfig
 from training.data import CorpusData
@@ -49,9 +49,7 @@ def to_onnx_bytes(pipe: Pipeline, n_features: int) -> bytes:
 
 def check_agreement(pipe: Pipeline, onnx_bytes: bytes, X: np.ndarray) -> dict:
     """Run both on `X`; raise ExportError unless labels and probabilities agree."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    sess = onnx_session(onnx_bytes)
     X32 = np.asarray(X, dtype=np.float32)
     labels, proba = sess.run(None, {sess.get_inputs()[0].name: X32})[:2]
     ref_labels = pipe.predict(X32.astype(np.float64))

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ccser_core.features import FRAME_CODE_VERSION, frame_names
+from ccser_core.model import onnx_session
 from ccser_core.normalisation import Prior
 from training.config import TrainConfig
 from training.experts.base import Graph
@@ -37,9 +38,7 @@ def to_onnx_bytes(net: EmotionRnn) -> bytes:
 
 def check_agreement(net: EmotionRnn, onnx_bytes: bytes, seqs: list[np.ndarray]) -> dict:
     """Run both on every sequence; raise ExportError unless labels and probabilities agree."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    sess = onnx_session(onnx_bytes)
     ref = predict_proba(net, seqs)
     proba = np.vstack([sess.run(None, {INPUT_NAME: np.asarray(s, np.float32)[None]})[1]
                        for s in seqs]) if seqs else np.zeros((0, ref.shape[1]))
