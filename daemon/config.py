@@ -12,6 +12,7 @@ from typing import Any
 
 from ccser_core.errors import CcserError
 from ccser_core.model import default_model_dir
+from ccser_core.usage import Parser
 from daemon.address import AddressError, private_endpoint
 from daemon.bind import MAX_SUBSCRIBER_BYTES
 
@@ -204,7 +205,7 @@ def _field_types() -> dict[str, type]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="ccserd",
         description="Live speech emotion recognition: audio -> VAD -> windows -> ONNX -> "
                     "ZeroMQ events (topics emotion, utterance, vad, status).",

@@ -11,6 +11,7 @@ from pathlib import Path
 from ccser_core.client import DEFAULT_ADDRESS, EventError, Subscriber, parse
 from ccser_core.errors import CcserError
 from ccser_core.events import TOPICS, Event, StatusEvent, VadEvent
+from ccser_core.usage import Parser
 
 
 def human(event: Event) -> str:
@@ -41,7 +42,7 @@ WARN_AFTER_S = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="ccser-listen", description="Print the events of a running ccserd.",
         epilog="While nothing arrives it says so on stderr (after --warn-after seconds), "
                "with whether anything accepted the connection. On stderr too: missed events "

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from ccser_core.errors import CcserError
+from ccser_core.usage import Parser
 from daemon.bind import MAX_SUBSCRIBER_BYTES, MAX_SUBSCRIBER_MESSAGE
 from daemon.proxy import DEFAULT_BACKEND, DEFAULT_FRONTEND, Proxy, ProxyConfig
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = ProxyConfig()
     epilog = EPILOG.format(sub_kib=MAX_SUBSCRIBER_MESSAGE // 1024,
                            peer_kib=MAX_SUBSCRIBER_BYTES // 1024)
-    p = argparse.ArgumentParser(prog="ccser-proxy", description=__doc__, epilog=epilog,
+    p = Parser(prog="ccser-proxy", description=__doc__, epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frontend", default=DEFAULT_FRONTEND,
                    help="address daemons connect to (ccserd --connect-proxy) (default %(default)s)")

@@ -14,6 +14,7 @@ from ccser_core.emotions import listed_emotions, parse_emotions
 from ccser_core.errors import CcserError
 from ccser_core.features import FRAME_GROUPS, STATS, UTTERANCE_GROUPS, FeatureConfig
 from ccser_core.files import atomic_write
+from ccser_core.usage import Parser
 from ccser_core.vad import VadConfig
 from training.augment import AUGMENTATIONS
 from training.cache import default_cache_dir
@@ -63,7 +64,7 @@ def _corpus_path(text: str) -> tuple[str, Path]:
 
 def build_parser() -> argparse.ArgumentParser:
     d = FeatureConfig()
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="ccser-train", description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("data")

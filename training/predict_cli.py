@@ -24,10 +24,11 @@ from ccser_core.audio import (
 from ccser_core.errors import CcserError
 from ccser_core.model import default_model_dir, load_model
 from ccser_core.recognise import recognise_session
+from ccser_core.usage import Parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ccser-predict", description=__doc__,
+    p = Parser(prog="ccser-predict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", type=Path, metavar="FILE_OR_FOLDER",
                    help="audio files: WAV, FLAC, OGG (Vorbis, Opus), MP3 or AIFF, any rate, "

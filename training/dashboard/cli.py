@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ccser_core.client import DEFAULT_ADDRESS
 from ccser_core.model import default_model_dir
+from ccser_core.usage import Parser
 from training.dashboard.config import (
     DEFAULT_HTTP,
     DashboardConfig,
@@ -48,7 +49,7 @@ deleted after recognition. The Train panel sees only the corpora in
 
 def build_parser() -> argparse.ArgumentParser:
     d = DashboardConfig()
-    p = argparse.ArgumentParser(prog="ccser-dashboard", description=__doc__, epilog=EPILOG,
+    p = Parser(prog="ccser-dashboard", description=__doc__, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--connect", default=DEFAULT_ADDRESS,
                    help="ZeroMQ address of the daemon's publisher (default %(default)s)")
