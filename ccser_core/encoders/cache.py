@@ -66,11 +66,15 @@ def write(name: str, sha256: str, layer: int, cut: bytes, extras: dict[str, byte
             info = {**meta, "sha256": sha256, "layer": layer, "format": FORMAT,
                     "cut_sha256": hashlib.sha256(cut).hexdigest()}
             (tmp / META).write_text(json.dumps(info, indent=1))
-            if folder.exists():
-                shutil.rmtree(folder, ignore_errors=True)
+            if read(name, sha256, layer) is not None:  # built meanwhile by another process
+                return folder
+            if folder.exists():  # damaged or stale: another process may be reading it,
+                stale = folder.with_name(f".{folder.name}.old-{os.getpid()}")  # so move it
+                os.replace(folder, stale)
+                shutil.rmtree(stale, ignore_errors=True)
             os.replace(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return folder
-    except OSError:
-        return None
+    except OSError:  # read-only, or built by another process at the same moment
+        return folder if read(name, sha256, layer) is not None else None
