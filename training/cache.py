@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ from ccser_core.errors import AudioError, CcserError
 from ccser_core.features import FeatureConfig, extract, feature_names, fingerprint
 from ccser_core.files import atomic_write
 from training.augment import augment
+
+# loky restarts a worker whose memory grew (a loaded encoder looks like a leak to it) and
+# says so as a UserWarning in the user's terminal; the jobs are rerun, nothing is lost.
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given",
+                        category=UserWarning)
 
 
 def default_cache_dir() -> Path:
