@@ -168,8 +168,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             raise ValueError(f"{name} must be at least {2 if name == '--folds' else 1}")
     models = parse_models(args.models)
     if RNN in models and importlib.util.find_spec("torch") is None:
-        raise ValueError("--models rnn needs PyTorch: pip install 'ccser[deep]' (README: "
-                         "Sequence model)")
+        raise ValueError("--models rnn needs PyTorch; a CPU build is enough: pip install torch "
+                         "--index-url https://download.pytorch.org/whl/cpu (plain "
+                         "pip install 'ccser[deep]' may fetch a multi-GB CUDA build)")
     features = FeatureConfig(
         groups=args.features, stats=args.stats, n_mfcc=args.n_mfcc, n_mels=args.n_mels,
         vad_trim=not args.no_vad_trim,
