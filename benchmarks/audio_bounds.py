@@ -32,6 +32,8 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from generated_audio import silent_flac  # noqa: E402
 from results_md import RESULTS, machine  # noqa: E402
 
 from ccser_core.audio import MAX_DURATION_S  # noqa: E402
@@ -39,16 +41,6 @@ from ccser_core.audio import MAX_DURATION_S  # noqa: E402
 SECTION = "Hardening (issue 16)"
 PART = "Decoded audio size (item 3)"
 TARGET_MB = 1024
-
-
-def silent_flac(path: Path, seconds: float, sr: int, channels: int) -> Path:
-    block = np.zeros((sr * 10, channels), np.int16)
-    with sf.SoundFile(str(path), "w", sr, channels, subtype="PCM_16", format="FLAC") as fh:
-        left = int(seconds * sr)
-        while left > 0:
-            fh.write(block[:left])
-            left -= len(block)
-    return path
 
 
 def speech_like(sr: int, seconds: float, seed: int) -> np.ndarray:

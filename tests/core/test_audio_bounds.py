@@ -10,11 +10,11 @@ import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from generated_audio import silent_flac
 
 from ccser_core.audio import (
     MAX_DURATION_S,
@@ -26,17 +26,6 @@ from ccser_core.audio import (
     to_mono,
 )
 from ccser_core.errors import AudioError
-
-
-def silent_flac(path: Path, seconds: float, sr: int, channels: int) -> Path:
-    """Digital silence as FLAC: compresses to almost nothing however long or wide."""
-    block = np.zeros((sr * 10, channels), np.int16)
-    with sf.SoundFile(str(path), "w", sr, channels, subtype="PCM_16", format="FLAC") as fh:
-        left = int(seconds * sr)
-        while left > 0:
-            fh.write(block[:left])
-            left -= len(block)
-    return path
 
 
 def test_an_8_channel_192k_bomb_decodes_in_bounded_memory(tmp_path):

@@ -12,9 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
+from generated_audio import silent_flac
 
 from ccser_core.audio import MAX_DURATION_S
 from ccser_core.model import default_model_dir, load_model
@@ -24,17 +23,6 @@ from training.dashboard import routes
 #: The working-rate mono waveform of a minute is 3.8 MB and its analysis ~230 MB;
 #: decoding the bomb whole (8 x 192 kHz float32) held 740 MB more than that.
 GROWTH_LIMIT_MB = 450
-
-
-def silent_flac(path: Path, seconds: float, sr: int = 16000, channels: int = 1) -> Path:
-    """Digital silence as FLAC: a few KB however long or wide."""
-    block = np.zeros((sr * 10, channels), np.int16)
-    with sf.SoundFile(str(path), "w", sr, channels, subtype="PCM_16", format="FLAC") as fh:
-        left = int(seconds * sr)
-        while left > 0:
-            fh.write(block[:left])
-            left -= len(block)
-    return path
 
 
 @pytest.fixture(scope="module")
