@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -50,18 +49,12 @@ def _frames(y: np.ndarray, config: FeatureConfig, block: dict, pitch: Pitch | No
     return frames(y, config.sample_rate, config, pitch)
 
 
-@lru_cache(maxsize=4)
-def _encoder(name: str, layer: int, sha256: str) -> Any:
-    """The card's encoder, loaded once per process (seconds) and checked by sha256."""
-    from ccser_core.encoders.whisper import load_encoder
-
-    return load_encoder(name, layer, sha256)
-
-
 def _embedding(y: np.ndarray, config: FeatureConfig, block: dict, pitch: Pitch | None
                ) -> np.ndarray:
     spec = block["encoder"]
-    return _encoder(spec["name"], int(spec["layer"]), spec["sha256"]).embed(
+    from ccser_core.encoders.whisper import shared_encoder  # ctranslate2 only when used
+
+    return shared_encoder(spec["name"], int(spec["layer"]), spec["sha256"]).embed(
         y, config.sample_rate)
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from ccser_core.encoders.whisper import EncoderSpec, WhisperEncoder, load_encoder
+from ccser_core.encoders.whisper import EncoderSpec, shared_encoder
 from ccser_core.errors import CcserError
 from ccser_core.features import FeatureConfig
 from training.cache import FeatureCache, cached_compute
@@ -42,12 +41,6 @@ class EmbeddingCache(FeatureCache):
         self.root = Path(root) / "embeddings" / f"{spec.name}-{self.fp}"
 
 
-@lru_cache(maxsize=2)
-def _encoder(name: str, layer: int, sha256: str) -> WhisperEncoder:
-    """One loaded encoder per worker process (loading takes seconds)."""
-    return load_encoder(name, layer, sha256)
-
-
 @dataclass(frozen=True)
 class Embed:
     """`compute` for `cached_compute`: picklable, loads its encoder in the worker."""
@@ -57,7 +50,7 @@ class Embed:
     sha256: str
 
     def __call__(self, y: np.ndarray, sr: int, config: FeatureConfig) -> np.ndarray:
-        return _encoder(self.name, self.layer, self.sha256).embed(y, sr)
+        return shared_encoder(self.name, self.layer, self.sha256).embed(y, sr)
 
 
 def embed_files(paths: list[str], spec: EncoderSpec, cache_dir: Path, config: FeatureConfig,

@@ -19,6 +19,7 @@ import json
 import os
 import threading
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -243,3 +244,10 @@ def load_encoder(name: str, layer: int | None = None, expect_sha256: str | None 
         del cut
         return WhisperEncoder(spec, written)
     return WhisperEncoder(spec, {"model.bin": cut, **extras})
+
+
+@lru_cache(maxsize=4)
+def shared_encoder(name: str, layer: int, sha256: str) -> WhisperEncoder:
+    """`load_encoder` once per process and (name, layer, weights): loading takes seconds,
+    and the daemon's windows and a training worker's files all reuse it."""
+    return load_encoder(name, layer, sha256)
