@@ -19,7 +19,7 @@ import numpy as np
 from ccser_core.features import FeatureConfig, Pitch, pitch_of
 from ccser_core.gate import GateConfig, evidence
 from ccser_core.model import LoadedModel
-from ccser_core.trust import diversity
+from ccser_core.trust import whole_session_weight
 from ccser_core.vad import dilate, frame_length, speech_flags
 
 #: Less VAD speech than this (seconds) is "no speech": the daemon's default
@@ -106,4 +106,4 @@ def _session_trust(model: LoadedModel, inputs: list[list[np.ndarray]]) -> float 
     rule, p_abs = model.trust_rule, model.absolute(inputs)
     if rule is None or p_abs is None:
         return None
-    return rule.weight(len(p_abs), diversity(p_abs.mean(axis=0)))
+    return whole_session_weight(rule, p_abs)

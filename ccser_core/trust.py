@@ -101,8 +101,13 @@ def adaptive_weights(rule: TrustRule, p_absolute: np.ndarray, groups: np.ndarray
     w = np.zeros(len(groups))
     for g in np.unique(groups):
         rows = groups == g
-        w[rows] = rule.weight(int(rows.sum()), diversity(p_absolute[rows].mean(axis=0)))
+        w[rows] = whole_session_weight(rule, p_absolute[rows])
     return w
+
+
+def whole_session_weight(rule: TrustRule, p_absolute: np.ndarray) -> float:
+    """Weight for a session known at once: all its recordings (rows) are the evidence."""
+    return rule.weight(len(p_absolute), diversity(p_absolute.mean(axis=0)))
 
 
 def fit_rule(score: Callable[[TrustRule], float]) -> TrustRule:
